@@ -1,0 +1,13 @@
+"""sklearn_lt: scikit-learn-compatible long-tailed recognition.
+
+Decoupled training (Kang et al., ICLR 2020): learn a representation with plain
+instance-balanced training (:class:`Backbone`), then re-balance only the
+classifier on cached features (:mod:`sklearn_lt.heads`).
+"""
+
+__version__ = "0.1.0"
+
+from . import datasets, metrics  # noqa: E402
+from ._backbone import Backbone  # noqa: E402
+
+__all__ = ["Backbone", "datasets", "metrics", "__version__"]

@@ -1,0 +1,17 @@
+"""Long-tailed versions of standard data sets, and loaders for their official files."""
+
+from ._cifar import load_cifar10, load_cifar100
+from ._digits import load_digits_lt
+from ._idx import load_fashion_mnist, load_mnist
+from ._image_folder import load_image_folder
+from ._long_tailed import make_long_tailed
+
+__all__ = [
+    "load_cifar10",
+    "load_cifar100",
+    "load_digits_lt",
+    "load_fashion_mnist",
+    "load_image_folder",
+    "load_mnist",
+    "make_long_tailed",
+]

@@ -1,0 +1,263 @@
+"""Images stored one folder per class, in a directory or a (gzipped) tar archive."""
+
+import io
+import os
+import sys
+import tarfile
+import time
+import zlib
+from numbers import Integral
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+from ._fetch import check_file_digest, check_tar_complete
+
+__all__ = ["load_image_folder"]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
+)
+_PROGRESS_EVERY = 5000
+
+
+def _import_pil_image():
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise ImportError(
+            "load_image_folder decodes images with Pillow, which is not installed. "
+            "Install it with `pip install sklearn-lt[images]` (or `pip install pillow`)."
+        ) from exc
+    return Image
+
+
+def _is_candidate(name):
+    return not name.startswith(".") and PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+class _Decoder:
+    """Decode images to uint8 (C, H, W), checking they all share one size."""
+
+    def __init__(self, mode, size, verbose):
+        self.Image = _import_pil_image()
+        self.mode, self.size, self.verbose = mode, size, verbose
+        self.first = None  # (shape, name) of the first image, for size errors
+        self.count = 0
+        self.members = 0
+        self.start = time.perf_counter()
+
+    def __call__(self, source, name):
+        try:
+            with self.Image.open(source) as im:
+                im = im.convert(self.mode)
+                if self.size is not None and im.size != (self.size[1], self.size[0]):
+                    im = im.resize((self.size[1], self.size[0]), self.Image.BILINEAR)
+                arr = np.asarray(im, dtype=np.uint8)
+        except OSError as exc:  # includes PIL.UnidentifiedImageError
+            raise ValueError(f"Cannot decode image {name}: {exc}") from exc
+        arr = arr[np.newaxis] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        if self.first is None:
+            self.first = (arr.shape, name)
+        elif arr.shape != self.first[0]:
+            (_, h0, w0), first_name = self.first
+            raise ValueError(
+                f"Images differ in size: {first_name} is {h0}x{w0} but {name} is "
+                f"{arr.shape[1]}x{arr.shape[2]} (height x width); pass size=(height, width) "
+                "to resize them all."
+            )
+        self.count += 1
+        if self.verbose and not self.members and self.count % _PROGRESS_EVERY == 0:
+            self.report()
+        return arr
+
+    def member_read(self):
+        """Count an archive member: in an archive, progress counts members, so that
+        it also shows while the members of other splits are skipped."""
+        self.members += 1
+        if self.verbose and self.members % _PROGRESS_EVERY == 0:
+            self.report()
+
+    def report(self, done=False):
+        elapsed = time.perf_counter() - self.start
+        rate = self.count / elapsed if elapsed > 0 else float("inf")
+        scanned = f", {self.members} archive members read" if self.members else ""
+        print(
+            f"[load_image_folder] {'done: ' if done else ''}{self.count} images decoded"
+            f"{scanned} in {elapsed:.1f} s ({rate:.0f} images/s)",
+            file=sys.stderr,
+        )
+
+
+def _from_directory(root, split, decode):
+    base = root / split if split is not None else root
+    if split is not None and not base.is_dir():
+        found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        raise ValueError(f"Split {split!r} not found in {root}; available: {found}.")
+    classes = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ValueError(f"No class folders in {base}: expected <class>/<image file>.")
+    items = []
+    for cls in classes:
+        files = sorted(
+            f.name for f in (base / cls).iterdir() if f.is_file() and _is_candidate(f.name)
+        )
+        if not files:
+            raise ValueError(f"Class folder {base / cls} holds no image file.")
+        for fname in files:
+            rel = "/".join(p for p in (split, cls, fname) if p is not None)
+            items.append((cls, fname, rel, decode(base / cls / fname, rel)))
+    return items
+
+
+def _from_tar(path, split, decode):
+    prefix = (split,) if split is not None else ()
+    items, splits_seen = [], set()
+    try:
+        # Stream mode: members are visited once, in archive order. Random access
+        # into a .tar.gz would re-decompress from the start for every member.
+        with tarfile.open(path, mode="r|*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                decode.member_read()
+                parts = PurePosixPath(member.name).parts
+                if parts and parts[0] == ".":
+                    parts = parts[1:]
+                if len(parts) >= 2:
+                    splits_seen.add(parts[0])
+                if (len(parts) != len(prefix) + 2 or parts[: len(prefix)] != prefix
+                        or parts[-2].startswith(".") or not _is_candidate(parts[-1])):
+                    continue
+                raw = tar.extractfile(member).read()
+                rel = "/".join(parts)
+                items.append((parts[-2], parts[-1], rel, decode(io.BytesIO(raw), rel)))
+            check_tar_complete(tar, path)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise ValueError(f"{path} is not a complete tar archive ({exc}).") from exc
+    if not items:
+        if split is not None and split not in splits_seen:
+            raise ValueError(
+                f"Split {split!r} not found in {path}; available: {sorted(splits_seen)}."
+            )
+        layout = f"{split}/<class>/<image file>" if split is not None else "<class>/<image file>"
+        raise ValueError(f"No image in {path} matches the layout {layout}.")
+    items.sort(key=lambda item: (item[0], item[1]))
+    return items
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "split": [str, None],
+        "size": [tuple, None],
+        "mode": [StrOptions({"RGB", "L"})],
+        "sha256": [str, None],
+        "verbose": ["boolean", Interval(Integral, 0, None, closed="left")],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, verbose=False,
+                      return_X_y=False):
+    """Load images laid out one sub-folder per class, from a folder or a tar archive.
+
+    The layout is ``<split>/<class>/<image file>`` under ``path`` (or
+    ``<class>/<image file>`` when ``split`` is None), as used by
+    ImageNet-style data sets. ``path`` may be a folder or a ``.tar`` /
+    ``.tar.gz`` archive with that layout at its root (a leading ``./`` is
+    accepted); archives are read in one sequential pass without extracting
+    anything. Files whose extension is not an image format known to Pillow,
+    and hidden files, are skipped.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Folder or tar archive.
+    split : str, default=None
+        Sub-folder to read, e.g. ``"train"`` or ``"test"``.
+    size : tuple of (int, int), default=None
+        ``(height, width)`` to resize every image to (bilinear). Without it
+        all images must already share one size.
+    mode : {"RGB", "L"}, default="RGB"
+        Colour mode images are converted to: 3 channels, or 1 grey channel.
+    sha256 : str, default=None
+        Expected SHA-256 of the archive, checked before anything is decoded.
+    verbose : bool or int, default=False
+        Print progress (images decoded, elapsed time, rate) to stderr every
+        5,000 images and at the end.
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``data``: uint8 array of shape (n_images, C, H, W) with C = 3 for RGB,
+        1 for L; ``target``: int64 labels; ``target_names``: class folder
+        names, sorted, so that label ``k`` is ``target_names[k]``;
+        ``filenames``: paths relative to ``path`` (``split/class/file``).
+        Images are ordered by class name, then file name (string order).
+    (data, target) : tuple
+        When ``return_X_y=True``.
+
+    Raises
+    ------
+    ImportError
+        Pillow is not installed.
+    OSError
+        The archive does not match ``sha256``.
+    ValueError
+        No images, an unknown split, images of different sizes without
+        ``size``, a class folder without images, or an undecodable image.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from sklearn_lt.datasets import load_image_folder
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for cls, n in [("cat", 3), ("dog", 1)]:
+    ...     (root / "train" / cls).mkdir(parents=True)
+    ...     for i in range(n):
+    ...         Image.new("RGB", (5, 4)).save(root / "train" / cls / f"{i}.png")
+    >>> ds = load_image_folder(root, split="train")
+    >>> ds.data.shape, ds.target.tolist(), ds.target_names.tolist()
+    ((4, 3, 4, 5), [0, 0, 0, 1], ['cat', 'dog'])
+    """
+    if size is not None:
+        if len(size) != 2 or not all(isinstance(s, Integral) and s > 0 for s in size):
+            raise ValueError(f"size must be a (height, width) pair of positive ints, got {size!r}.")
+        size = (int(size[0]), int(size[1]))
+    if split is not None and (split in ("", ".", "..") or "/" in split or "\\" in split):
+        raise ValueError(f"split must be a single folder name, got {split!r}.")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    if path.is_dir():
+        if sha256 is not None:
+            raise ValueError("sha256 checks an archive file; path is a folder.")
+    elif not tarfile.is_tarfile(path):
+        raise ValueError(f"{path} is neither a folder nor a tar archive.")
+    elif sha256 is not None:
+        check_file_digest(path, "sha256", sha256)
+
+    decode = _Decoder(mode, size, verbose)
+    read = _from_directory if path.is_dir() else _from_tar
+    items = read(path, split, decode)
+    if verbose:
+        decode.report(done=True)
+
+    target_names = np.asarray(sorted({cls for cls, *_ in items}))
+    label_of = {name: k for k, name in enumerate(target_names.tolist())}
+    data = np.stack([arr for *_, arr in items])
+    target = np.fromiter((label_of[cls] for cls, *_ in items), dtype=np.int64, count=len(items))
+    if return_X_y:
+        return data, target
+    return Bunch(
+        data=data, target=target, target_names=target_names,
+        filenames=np.asarray([rel for _, _, rel, _ in items]),
+        DESCR=f"Images from {path}" + (f", split {split!r}" if split is not None else "") + ".",
+    )

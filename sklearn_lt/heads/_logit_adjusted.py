@@ -1,0 +1,121 @@
+"""Post-hoc logit adjustment (Menon et al., 2021)."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, BaseHead, JointHeadMixin
+
+
+class LogitAdjustedClassifier(JointHeadMixin, BaseHead):
+    """Post-hoc logit adjustment of a jointly trained linear head.
+
+    Menon et al. (ICLR 2021): a classifier trained on the long-tailed
+    distribution estimates ``p(y | x)`` under the training prior ``pi``;
+    subtracting ``tau * log pi_y`` from its logits targets the balanced error::
+
+        logits_j(x) = x . w_j + b_j - tau * log(pi_j),   pi_j = n_j / n
+
+    with ``n_j`` the training counts of ``y`` passed to ``fit`` (``class_counts_``).
+    ``tau = 1`` is the Bayes-optimal correction for the balanced error when the
+    head is calibrated; ``tau = 0`` is the joint head unchanged.
+
+    Parameters
+    ----------
+    tau : float, default=1.0
+        Strength of the adjustment, ``>= 0``. Read at predict time (as
+        :class:`TauNormClassifier` reads its ``tau``), so ``set_params(tau=...)``
+        on a fitted model changes the predictions without refitting.
+    {joint_head_doc}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class.
+    log_prior_ : ndarray of shape (n_classes,)
+        ``log(class_counts_ / class_counts_.sum())``.
+    joint_coef_ : ndarray of shape (n_classes, n_features_in_)
+        Weights of the joint head (a copy).
+    joint_intercept_ : ndarray of shape (n_classes,)
+        Bias of the joint head (a copy).
+    coef_ : ndarray of shape (n_classes, n_features_in_)
+        Equal to ``joint_coef_``.
+    intercept_ : ndarray of shape (n_classes,)
+        ``joint_intercept_ - tau * log_prior_`` for the current ``tau``.
+    n_iter_ : int
+        L-BFGS iterations of the joint-head fit (0 when ``joint_head`` is given).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has string feature names.
+
+    Notes
+    -----
+    Do not adjust a head whose training already accounted for the prior (a
+    Backbone trained with the logit-adjusted or balanced-softmax loss): the
+    correction would be applied twice.
+
+    References
+    ----------
+    Menon, A. K. et al. Long-tail learning via logit adjustment. ICLR 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt.heads import LogitAdjustedClassifier
+    >>> X = np.array([[0.0], [0.1], [0.2], [0.3], [0.4], [0.5], [1.0], [1.1]])
+    >>> y = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    >>> joint = (np.array([[0.0], [2.0]]), np.array([0.0, -1.0]))  # logits 0, 2x - 1
+    >>> clf = LogitAdjustedClassifier(tau=0.0, joint_head=joint).fit(X, y)
+    >>> clf.predict([[0.3]])
+    array([0])
+    >>> clf.set_params(tau=1.0).predict([[0.3]])  # -0.4 - log(2/8) > 0 - log(6/8)
+    array([1])
+    """
+
+    _parameter_constraints: dict = {
+        "tau": [Interval(Real, 0, None, closed="left")],
+        **JOINT_HEAD_CONSTRAINTS,
+    }
+
+    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-6, memory=None):
+        self.tau = tau
+        self.joint_head = joint_head
+        self.C = C
+        self.max_iter = max_iter
+        self.tol = tol
+        self.memory = memory
+
+    def _fit(self, X, y_enc, classes, counts):
+        coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
+        return {
+            "joint_coef_": coef,
+            "joint_intercept_": intercept,
+            "n_iter_": n_iter,
+            "log_prior_": np.log(counts / counts.sum()),
+        }
+
+    @property
+    def coef_(self):
+        check_is_fitted(self)
+        return self.joint_coef_.copy()
+
+    @property
+    def intercept_(self):
+        # Follows tau, which is read at predict time.
+        check_is_fitted(self)
+        self._validate_params()
+        return self.joint_intercept_ - float(self.tau) * self.log_prior_
+
+    def _logits(self, X):
+        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+
+if LogitAdjustedClassifier.__doc__:  # None under python -OO
+    LogitAdjustedClassifier.__doc__ = LogitAdjustedClassifier.__doc__.replace(
+        "{joint_head_doc}", JOINT_HEAD_PARAMS_DOC
+    )

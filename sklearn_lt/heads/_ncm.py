@@ -1,0 +1,135 @@
+"""Nearest class mean classifier (Kang et al., 2020)."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseHead
+
+
+def _l2_normalize(Z):
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
+    # A zero row has no direction; leave it at the origin instead of dividing by 0.
+    return Z / np.where(norms > 0, norms, 1.0)
+
+
+def _normalize_features(X, normalize, center):
+    X = np.asarray(X, dtype=np.float64)
+    if normalize == "centered_l2":
+        return _l2_normalize(X - center)
+    if normalize == "l2":
+        return _l2_normalize(X)
+    return X
+
+
+class NCMClassifier(BaseHead):
+    """Nearest class mean (NCM) classifier on fixed features.
+
+    The non-parametric stage-2 classifier of Kang et al. (ICLR 2020): each class
+    is represented by the mean of its (normalised) training features and a
+    sample goes to the nearest mean. Because every class mean is an average,
+    its scale does not grow with the class size, which removes the norm bias
+    of a jointly trained linear head.
+
+    Parameters
+    ----------
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        ``"euclidean"``: score ``-||z - c_j||`` (the distance, not squared; the
+        official code scores the negative squared distance, which ranks
+        classes identically). ``"cosine"``: score
+        ``z . c_j / (||z|| ||c_j||)``. The centroids do not depend on it, so it
+        is read at predict time.
+    normalize : {"centered_l2", "l2"} or None, default="centered_l2"
+        Feature transform applied to training and test features before the
+        class means are taken and before scoring. ``"centered_l2"`` subtracts
+        the training mean ``center_`` and then scales each row to unit L2 norm
+        (the official default, "cl2n"); ``"l2"`` only scales rows to unit
+        norm; ``None`` uses raw features.
+    temperature : float, default=1.0
+        ``predict_proba = softmax(scores / temperature)``. It only shapes the
+        probabilities (never the predicted class) and is read at predict time,
+        so it can be tuned on a fitted model with ``set_params``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class.
+    center_ : ndarray of shape (n_features_in_,)
+        Mean training feature, subtracted when ``normalize="centered_l2"``
+        (zeros for the other choices).
+    centroids_ : ndarray of shape (n_classes, n_features_in_)
+        Class means of the transformed training features. They are not
+        re-normalised (as in the official code), so with L2-normalised features
+        their norms lie in [0, 1].
+    normalize_ : str or None
+        The ``normalize`` used at fit time; test features get the same transform
+        even if ``normalize`` is changed afterwards.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has string feature names.
+
+    See Also
+    --------
+    sklearn.neighbors.NearestCentroid : NCM without the feature normalisation.
+
+    Notes
+    -----
+    ``decision_function`` returns the scores above, shape (n_samples, n_classes)
+    (for two classes the difference ``score_1 - score_0``).
+
+    References
+    ----------
+    Kang, B. et al. Decoupling representation and classifier for long-tailed
+    recognition. ICLR 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lt.heads import NCMClassifier
+    >>> X = np.array([[1.0, 0.1], [2.0, 0.0], [3.0, 0.2], [0.1, 1.0], [0.0, 2.0]])
+    >>> y = np.array([0, 0, 0, 1, 1])
+    >>> ncm = NCMClassifier(normalize="l2").fit(X, y)
+    >>> ncm.predict([[5.0, 0.5], [0.3, 4.0]])
+    array([0, 1])
+    """
+
+    _parameter_constraints: dict = {
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "normalize": [StrOptions({"centered_l2", "l2"}), None],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, metric="euclidean", normalize="centered_l2", temperature=1.0):
+        self.metric = metric
+        self.normalize = normalize
+        self.temperature = temperature
+
+    def _fit(self, X, y_enc, classes, counts):
+        X = np.asarray(X, dtype=np.float64)
+        center = X.mean(axis=0) if self.normalize == "centered_l2" else np.zeros(X.shape[1])
+        Z = _normalize_features(X, self.normalize, center)
+        sums = np.zeros((classes.shape[0], X.shape[1]))
+        np.add.at(sums, y_enc, Z)
+        return {
+            "center_": center,
+            "centroids_": sums / counts[:, None],
+            # The fitted transform, kept so that set_params(normalize=...) after
+            # fit cannot silently mismatch the stored centroids.
+            "normalize_": self.normalize,
+        }
+
+    def _logits(self, X):
+        self._validate_params()  # metric/temperature may have been set after fit
+        Z = _normalize_features(X, self.normalize_, self.center_)
+        C = self.centroids_
+        if self.metric == "cosine":
+            return _l2_normalize(Z) @ _l2_normalize(C).T
+        sq = (Z * Z).sum(1)[:, None] + (C * C).sum(1)[None, :] - 2.0 * Z @ C.T
+        return -np.sqrt(np.maximum(sq, 0.0))
+
+    def _proba_logits(self, logits):
+        return logits / self.temperature

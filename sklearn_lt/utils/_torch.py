@@ -1,0 +1,25 @@
+"""Torch device and random-generator helpers."""
+
+import numpy as np
+import torch
+
+
+def resolve_device(device):
+    """Map ``"auto"`` to CUDA when available, else CPU; pass others through."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def torch_generator(random_state):
+    """A CPU ``torch.Generator`` seeded from an int, a RandomState or None.
+
+    Drawing the seed through numpy keeps ``random_state`` semantics identical to
+    scikit-learn's (``None`` -> fresh entropy, an int -> repeatable).
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    g = torch.Generator()
+    g.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+    return g

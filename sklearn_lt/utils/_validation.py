@@ -1,0 +1,88 @@
+"""Validation shared by every estimator that learns from long-tailed labels."""
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+
+
+def check_long_tailed_targets(y, *, min_samples_per_class=2):
+    """Validate classification targets and count samples per class.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels (integers or strings).
+    min_samples_per_class : int, default=2
+        Smallest class size accepted. A class with a single sample is refused by
+        default: class-balanced re-sampling would repeat that one sample for a
+        whole class share of every batch, which is almost always a labelling or
+        splitting mistake rather than a tail class.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        Sorted unique labels.
+    y_encoded : ndarray of shape (n_samples,), dtype int64
+        Index of each label in ``classes``.
+    counts : ndarray of shape (n_classes,), dtype int64
+        Training samples per class, in the order of ``classes``.
+    """
+    y = np.asarray(y)
+    check_classification_targets(y)
+    classes, y_encoded, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"Classifier needs samples of at least 2 classes in the data, but the "
+            f"data contains only one class: {classes[0]!r}."
+        )
+    small = counts < min_samples_per_class
+    if np.any(small):
+        bad = ", ".join(f"{c!r} ({n} sample{'s' if n != 1 else ''})"
+                        for c, n in zip(classes[small], counts[small]))
+        raise ValueError(
+            f"Each class needs at least {min_samples_per_class} training samples; "
+            f"too few for class {bad}. Drop or merge such classes, or collect more data."
+        )
+    return classes, y_encoded.astype(np.int64), counts.astype(np.int64)
+
+
+def power_class_probabilities(counts, q):
+    """Class sampling probabilities p_j = n_j^q / sum_k n_k^q (Kang et al., 2020).
+
+    ``q=1`` is instance-balanced, ``q=0.5`` square-root, ``q=0`` class-balanced.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if np.any(counts <= 0):
+        raise ValueError("Class counts must be positive.")
+    if q < 0:
+        raise ValueError(f"q must be >= 0, got {q}.")
+    w = counts**q
+    return w / w.sum()
+
+
+def class_counts_of(estimator):
+    """Training class counts of a fitted estimator or of a Pipeline's last step.
+
+    Scorers that split accuracy into many/medium/few shots need the class sizes
+    seen at fit time; every estimator of this library stores them as
+    ``class_counts_`` (aligned with ``classes_``). Pipelines and search objects
+    are unwrapped to the final estimator.
+    """
+    seen = set()
+    est = estimator
+    while id(est) not in seen:
+        seen.add(id(est))
+        if hasattr(est, "class_counts_") and hasattr(est, "classes_"):
+            return np.asarray(est.classes_), np.asarray(est.class_counts_)
+        if hasattr(est, "best_estimator_"):
+            est = est.best_estimator_
+        elif hasattr(est, "steps"):
+            est = est.steps[-1][1]
+        elif hasattr(est, "estimator_"):
+            est = est.estimator_
+        else:
+            break
+    raise AttributeError(
+        f"{type(estimator).__name__} exposes no 'class_counts_' (and 'classes_'): "
+        "shot-split scores need the training class sizes. Fit an sklearn_lt "
+        "estimator, or pass train_class_counts explicitly."
+    )

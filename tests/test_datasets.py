@@ -1,0 +1,244 @@
+"""make_long_tailed (CIFAR-LT protocol) and load_digits_lt."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+
+from sklearn_lt.datasets import load_digits_lt, make_long_tailed
+
+
+def _balanced(n_classes, per_class, labels=None):
+    y = np.repeat(np.arange(n_classes) if labels is None else np.asarray(labels), per_class)
+    # Row i of X stores i, so the kept rows reveal the kept positions.
+    X = np.arange(y.shape[0], dtype=np.int32).reshape(-1, 1)
+    return X, y
+
+
+def _formula(n_max, n_classes, imbalance_factor):
+    return [int(n_max * imbalance_factor ** (-i / (n_classes - 1))) for i in range(n_classes)]
+
+
+def _counts(y, labels):
+    return [int(np.sum(y == c)) for c in labels]
+
+
+# ---------------------------------------------------------------- published sizes
+def test_cifar10_lt_if100_matches_published_size():
+    X, y = _balanced(10, 5000)
+    _, y_lt = make_long_tailed(X, y, imbalance_factor=100)
+    # Cao et al. (2019) / Cui et al. (2019): CIFAR-10-LT with IF=100 has 12,406 images.
+    assert _counts(y_lt, range(10)) == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+    assert _counts(y_lt, range(10)) == _formula(5000, 10, 100)
+    assert y_lt.shape[0] == 12406
+
+
+def test_cifar100_lt_if100_matches_published_size():
+    X, y = _balanced(100, 500)
+    _, y_lt = make_long_tailed(X, y, imbalance_factor=100)
+    counts = _counts(y_lt, range(100))
+    assert counts == _formula(500, 100, 100)
+    assert counts[0] == 500 and counts[-1] == 5
+    assert y_lt.shape[0] == 10847  # published CIFAR-100-LT (IF=100) size
+
+
+def test_fashion_mnist_lt_if100():
+    X, y = _balanced(10, 6000)
+    _, y_lt = make_long_tailed(X, y, 100)
+    assert _counts(y_lt, range(10)) == [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]
+
+
+@pytest.mark.parametrize("imbalance_factor", [1, 10, 50, 200, 7.5])
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+def test_exponential_profile_follows_formula(imbalance_factor, n_classes):
+    X, y = _balanced(n_classes, 400)
+    _, y_lt = make_long_tailed(X, y, imbalance_factor)
+    counts = _counts(y_lt, range(n_classes))
+    assert counts == _formula(400, n_classes, imbalance_factor)
+    assert counts[0] == 400
+    assert counts[-1] == int(400 / imbalance_factor)
+    assert all(a >= b for a, b in zip(counts, counts[1:]))
+
+
+@pytest.mark.parametrize(
+    "n_classes, expected",
+    [(10, [200] * 5 + [20] * 5), (5, [200, 200, 20, 20, 20]), (2, [200, 20])],
+)
+def test_step_profile_half_head_half_tail(n_classes, expected):
+    X, y = _balanced(n_classes, 300)
+    _, y_lt = make_long_tailed(X, y, 10, "step", n_max=200)
+    assert _counts(y_lt, range(n_classes)) == expected
+
+
+def test_step_profile_rounds_tail_down():
+    X, y = _balanced(4, 100)
+    _, y_lt = make_long_tailed(X, y, 3, profile="step")
+    assert _counts(y_lt, range(4)) == [100, 100, 33, 33]
+
+
+# ---------------------------------------------------------------- sampling
+def test_kept_samples_follow_documented_seeded_shuffle():
+    X, y = _balanced(4, 50)
+    rng = np.random.default_rng(3)
+    order = rng.permutation(y.shape[0])
+    X, y = X[order], y[order]
+    X_lt, y_lt, idx = make_long_tailed(X, y, 5, random_state=7, return_indices=True)
+
+    ref = np.random.RandomState(7)
+    expected = []
+    for c, n in zip(range(4), _formula(50, 4, 5)):
+        members = np.flatnonzero(y == c)
+        expected.append(ref.permutation(members)[:n])
+    np.testing.assert_array_equal(idx, np.sort(np.concatenate(expected)))
+    assert idx.dtype == np.int64
+    assert np.all(np.diff(idx) > 0)
+    np.testing.assert_array_equal(X_lt, X[idx])
+    np.testing.assert_array_equal(y_lt, y[idx])
+
+
+def test_random_state_determinism():
+    X, y = _balanced(5, 100)
+    a = make_long_tailed(X, y, 10, random_state=0, return_indices=True)[2]
+    b = make_long_tailed(X, y, 10, random_state=0, return_indices=True)[2]
+    c = make_long_tailed(X, y, 10, random_state=1, return_indices=True)[2]
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == c.shape and not np.array_equal(a, c)
+    d = make_long_tailed(X, y, 10, random_state=np.random.RandomState(0), return_indices=True)[2]
+    np.testing.assert_array_equal(a, d)
+
+
+def test_class_order_sets_head_and_string_labels():
+    labels = ["ant", "bee", "cat", "dog"]
+    X, y = _balanced(4, 100, labels)
+    order = ["dog", "ant", "cat", "bee"]
+    _, y_lt = make_long_tailed(X, y, 10, class_order=order)
+    assert _counts(y_lt, order) == _formula(100, 4, 10)
+
+
+def test_n_max_defaults_to_smallest_class_and_is_checked():
+    y = np.repeat([0, 1, 2], [80, 120, 60])
+    X = np.zeros((y.shape[0], 2))
+    _, y_lt = make_long_tailed(X, y, 4)
+    assert _counts(y_lt, range(3)) == _formula(60, 3, 4)  # [60, 30, 15]
+    _, y_lt = make_long_tailed(X, y, 4, n_max=80)
+    assert _counts(y_lt, range(3)) == [80, 40, 20]
+    with pytest.raises(ValueError, match=r"n_max=81 exceeds the 80 samples of the head class 0"):
+        make_long_tailed(X, y, 4, n_max=81)
+    # A tail class is checked too: with IF=1 class 0 (80 samples) would need 120.
+    _, y_lt = make_long_tailed(X, y, 4, n_max=120, class_order=[1, 0, 2])
+    assert _counts(y_lt, [1, 0, 2]) == [120, 60, 30]
+    with pytest.raises(ValueError, match=r"Class 0 \(position 1 in class_order\) has 80 samples"):
+        make_long_tailed(X, y, 1, n_max=120, class_order=[1, 0, 2])
+
+
+# ---------------------------------------------------------------- input types
+def test_keeps_dtype_and_trailing_shape():
+    y = np.repeat(np.arange(3), 20)
+    X = np.random.RandomState(0).randint(0, 255, size=(60, 3, 4, 4)).astype(np.uint8)
+    X_lt, y_lt, idx = make_long_tailed(X, y, 4, return_indices=True)
+    assert X_lt.dtype == np.uint8 and X_lt.shape == (len(idx), 3, 4, 4)
+    np.testing.assert_array_equal(X_lt, X[idx])
+
+
+def test_accepts_lists_dataframes_and_sparse():
+    pd = pytest.importorskip("pandas")
+    X, y = _balanced(3, 10)
+    ref_X, ref_y, idx = make_long_tailed(X, y, 5, return_indices=True)
+
+    X_list, y_list = make_long_tailed(X.tolist(), y.tolist(), 5)
+    np.testing.assert_array_equal(X_list, ref_X)
+    np.testing.assert_array_equal(y_list, ref_y)
+
+    df = pd.DataFrame({"a": X[:, 0], "b": X[:, 0] * 2.0}, index=np.arange(100, 130))
+    df_lt, _ = make_long_tailed(df, pd.Series(y), 5)
+    assert isinstance(df_lt, pd.DataFrame)
+    np.testing.assert_array_equal(df_lt.index, 100 + idx)
+
+    X_sp, _ = make_long_tailed(sp.csr_matrix(X.astype(float)), y, 5)
+    assert sp.issparse(X_sp)
+    np.testing.assert_array_equal(X_sp.toarray(), ref_X)
+
+
+# ---------------------------------------------------------------- errors
+def test_errors():
+    X, y = _balanced(3, 10)
+    with pytest.raises(ValueError, match="imbalance_factor"):
+        make_long_tailed(X, y, 0.5)
+    with pytest.raises(ValueError, match="profile"):
+        make_long_tailed(X, y, 10, "linear")
+    Xf = X.astype(float)
+    Xf[4, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        make_long_tailed(Xf, y, 2)
+    with pytest.raises(ValueError, match="same number of samples, got 29 and 30"):
+        make_long_tailed(X[:-1], y, 2)
+    with pytest.raises(ValueError, match=r"not in y: \[7\], missing from class_order: \[2\]"):
+        make_long_tailed(X, y, 2, class_order=[0, 1, 7])
+    with pytest.raises(ValueError, match="exactly once"):
+        make_long_tailed(X, y, 2, class_order=[0, 1, 2, 2])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        make_long_tailed(X, np.zeros(30), 2)
+    with pytest.raises(ValueError, match="tail classes would get 0 samples"):
+        make_long_tailed(X, y, 11)  # n_max=10: int(10 / 11) == 0
+    with pytest.raises(ValueError, match="1-dimensional"):
+        make_long_tailed(X, y.reshape(-1, 1), 2)
+
+
+def test_integer_input_is_not_nan_checked_and_imbalance_one_is_balanced():
+    X, y = _balanced(3, 10)
+    _, y_lt = make_long_tailed(X, y, 1, n_max=7)
+    assert _counts(y_lt, range(3)) == [7, 7, 7]
+
+
+# ---------------------------------------------------------------- digits
+def _positions(X_rows, all_rows):
+    # load_digits has no duplicate image, so a row identifies its sample.
+    lookup = {row.tobytes(): i for i, row in enumerate(all_rows)}
+    return np.array([lookup[row.tobytes()] for row in X_rows])
+
+
+def test_load_digits_lt_default_splits():
+    data = load_digits_lt()
+    expected = _formula(144, 10, 20)  # smallest pool: 174 images of digit 8 minus 30
+    assert expected == [144, 103, 74, 53, 38, 27, 19, 14, 10, 7]
+    assert data.class_counts.tolist() == expected
+    assert np.bincount(data.y_train).tolist() == expected
+    counts = data.class_counts
+    many, few = counts > 100, counts < 20
+    assert many.any() and few.any() and (~many & ~few).any()
+    assert counts.min() >= 2
+    assert np.bincount(data.y_test).tolist() == [30] * 10
+    assert data.X_train.dtype == np.float32 and data.X_train.shape == (489, 64)
+    assert data.X_train.min() >= 0 and data.X_train.max() == 1.0
+    assert data.target_names.tolist() == list(range(10))
+    assert "[144, 103, 74" in data.DESCR
+
+    digits = load_digits()
+    all_rows = (digits.data / 16.0).astype(np.float32)
+    train_pos = _positions(data.X_train, all_rows)
+    test_pos = _positions(data.X_test, all_rows)
+    assert not set(train_pos) & set(test_pos)
+    np.testing.assert_array_equal(digits.target[train_pos], data.y_train)
+    np.testing.assert_array_equal(digits.target[test_pos], data.y_test)
+    assert np.all(np.diff(train_pos) > 0) and np.all(np.diff(test_pos) > 0)
+
+
+def test_load_digits_lt_options():
+    X_tr, y_tr, X_te, y_te = load_digits_lt(return_X_y=True, as_images=True, random_state=3)
+    assert X_tr.shape == (489, 1, 8, 8) and X_te.shape == (300, 1, 8, 8)
+    flat = load_digits_lt(random_state=3)
+    np.testing.assert_array_equal(X_tr.reshape(-1, 64), flat.X_train)
+    np.testing.assert_array_equal(y_te, flat.y_test)
+    other = load_digits_lt(random_state=4)
+    assert not np.array_equal(other.X_test, flat.X_test)
+
+    step = load_digits_lt(profile="step", imbalance_factor=10, n_test_per_class=50)
+    assert step.class_counts.tolist() == [124] * 5 + [12] * 5
+    assert np.bincount(step.y_test).tolist() == [50] * 10
+
+
+def test_load_digits_lt_errors():
+    with pytest.raises(ValueError, match="use at most 173"):
+        load_digits_lt(n_test_per_class=174)
+    with pytest.raises(ValueError, match="imbalance_factor"):
+        load_digits_lt(imbalance_factor=0)

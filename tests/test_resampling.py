@@ -1,0 +1,219 @@
+"""Tests for sklearn_lt.resampling.PowerResampler."""
+
+from collections import Counter
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+from imblearn.pipeline import make_pipeline
+from imblearn.utils.estimator_checks import (
+    check_param_validation,
+    estimator_checks_generator,
+)
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_lt.resampling import PowerResampler
+from sklearn_lt.utils import power_class_probabilities
+
+COUNTS = np.array([50, 30, 12, 5, 3])
+Y = np.repeat(np.arange(5), COUNTS)
+X = np.column_stack([np.arange(Y.shape[0]), Y]).astype(float)  # row id, label
+
+# Targets for N = 100, computed by hand with the largest-remainder method.
+# q=0.5: sqrt(counts) = 7.071, 5.477, 3.464, 2.236, 1.732 (sum 19.981), so
+# 100 p = 35.39, 27.41, 17.34, 11.19, 8.67; floors 35, 27, 17, 11, 8 sum to 98
+# and the two leftover rows go to the largest remainders, .67 and .41.
+HAND_TARGETS = {
+    0.0: [20, 20, 20, 20, 20],
+    0.5: [35, 28, 17, 11, 9],
+    1.0: [50, 30, 12, 5, 3],
+}
+
+
+@pytest.mark.parametrize("replacement", ["auto", False, True])
+@pytest.mark.parametrize("q", [0.0, 0.5, 1.0])
+def test_class_counts_follow_power_law(q, replacement):
+    sampler = PowerResampler(q=q, replacement=replacement, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, Y)
+    counts = np.bincount(y_res, minlength=5)
+    assert counts.tolist() == HAND_TARGETS[q]
+    assert counts.sum() == Y.shape[0]
+    assert np.all(np.abs(counts - Y.shape[0] * power_class_probabilities(COUNTS, q)) < 1)
+    assert list(sampler.sampling_strategy_.items()) == list(enumerate(HAND_TARGETS[q]))
+    # Every output row is a copy of the input row named by sample_indices_.
+    assert np.array_equal(X_res, X[sampler.sample_indices_])
+    assert np.array_equal(y_res, Y[sampler.sample_indices_])
+
+
+@pytest.mark.parametrize(
+    "q, n_samples, expected",
+    [
+        (0.0, 1000, [200] * 5),
+        # 1.4 rows each: floors 1, and the 2 leftover rows go to the first classes.
+        (0.0, 7, [2, 2, 1, 1, 1]),
+        # q=2: n_j^2 = 2500, 900, 144, 25, 9 sum to 3578, so N = 3578 gives them exactly.
+        (2.0, 3578, [2500, 900, 144, 25, 9]),
+    ],
+)
+def test_n_samples(q, n_samples, expected):
+    _, y_res = PowerResampler(q=q, n_samples=n_samples, random_state=0).fit_resample(X, Y)
+    assert np.bincount(y_res).tolist() == expected
+
+
+def test_q_one_returns_data_unchanged():
+    sampler = PowerResampler(q=1.0, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, Y)
+    assert np.array_equal(X_res, X) and np.array_equal(y_res, Y)
+    assert np.array_equal(sampler.sample_indices_, np.arange(Y.shape[0]))
+
+
+@pytest.mark.parametrize("replacement", ["auto", False])
+def test_originals_kept_when_over_sampling(replacement):
+    sampler = PowerResampler(q=0.0, replacement=replacement, random_state=0)
+    sampler.fit_resample(X, Y)
+    idx = sampler.sample_indices_
+    uses = np.bincount(idx, minlength=Y.shape[0])
+    for label, (n, target) in enumerate(zip(COUNTS, HAND_TARGETS[0.0])):
+        rows = uses[Y == label]
+        if target >= n:
+            assert rows.min() >= 1  # every original row kept
+        else:
+            assert rows.max() == 1  # under-sampled without replacement
+    # Kept rows first, in input order.
+    n_kept = int(np.sum(np.minimum(COUNTS, HAND_TARGETS[0.0])))
+    assert np.all(np.diff(idx[:n_kept]) > 0)
+    if replacement is False:
+        # Smallest spread: class 4 (3 rows -> 20) uses each row 6 or 7 times.
+        assert set(uses[Y == 4]) <= {6, 7} and uses[Y == 4].sum() == 20
+        assert set(uses[Y == 3]) == {4}  # 5 rows -> 20: exactly 4 copies each
+
+
+def test_replacement_true_bootstraps_every_class():
+    sampler = PowerResampler(q=1.0, replacement=True, random_state=0)
+    _, y_res = sampler.fit_resample(X, Y)
+    assert np.bincount(y_res).tolist() == COUNTS.tolist()
+    assert np.any(np.bincount(sampler.sample_indices_, minlength=Y.shape[0]) > 1)
+    assert np.array_equal(Y[sampler.sample_indices_], y_res)
+
+
+def test_reproducible_with_random_state():
+    a = PowerResampler(q=0.5, random_state=3).fit_resample(X, Y)[0]
+    b = PowerResampler(q=0.5, random_state=3).fit_resample(X, Y)[0]
+    c = PowerResampler(q=0.5, random_state=4).fit_resample(X, Y)[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_fit_sets_targets_without_resampling():
+    sampler = PowerResampler(q=0.5).fit(X, Y)
+    assert list(sampler.sampling_strategy_.values()) == HAND_TARGETS[0.5]
+    assert sampler.n_features_in_ == 2 and not hasattr(sampler, "sample_indices_")
+
+
+def test_string_labels_dataframe_and_sparse():
+    y_str = np.array(["cat", "dog", "owl"])[np.minimum(Y, 2)]
+    df = pd.DataFrame(X, columns=["id", "label"])
+    X_res, y_res = PowerResampler(random_state=0).fit_resample(df, pd.Series(y_str, name="t"))
+    assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == ["id", "label"]
+    assert isinstance(y_res, pd.Series) and y_res.name == "t"
+    # 50 / 30 / 20 rows, q=0: 33.3 each, the leftover row goes to "cat".
+    assert Counter(y_res) == {"cat": 34, "dog": 33, "owl": 33}
+    X_sp, _ = PowerResampler(random_state=0).fit_resample(sparse.csr_matrix(X), Y)
+    X_dense, _ = PowerResampler(random_state=0).fit_resample(X, Y)
+    assert sparse.issparse(X_sp) and np.array_equal(X_sp.toarray(), X_dense)
+
+
+def test_nan_features_pass_through():
+    X_nan = X.copy()
+    X_nan[Y == 4, 0] = np.nan
+    X_res, y_res = PowerResampler(random_state=0).fit_resample(X_nan, Y)
+    assert np.isnan(X_res[y_res == 4, 0]).all() and not np.isnan(X_res[y_res != 4]).any()
+
+
+def test_single_sample_class_is_repeated():
+    y = np.array([0, 0, 0, 0, 0, 1])
+    X_res, y_res = PowerResampler(q=0.0, random_state=0).fit_resample(np.arange(6)[:, None], y)
+    assert np.bincount(y_res).tolist() == [3, 3]
+    assert np.all(X_res[y_res == 1, 0] == 5)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="class"):
+        PowerResampler().fit_resample(X, np.zeros(Y.shape[0]))
+    with pytest.raises(InvalidParameterError, match="q"):
+        PowerResampler(q=-0.5).fit_resample(X, Y)
+    with pytest.raises(InvalidParameterError, match="replacement"):
+        PowerResampler(replacement="always").fit_resample(X, Y)
+    with pytest.raises(ValueError, match="would receive no rows"):
+        PowerResampler(q=1.0, n_samples=10).fit_resample(X, Y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        PowerResampler().fit_resample(X[:-1], Y)
+
+
+def test_failed_call_keeps_fitted_state():
+    sampler = PowerResampler(q=0.5, random_state=0)
+    sampler.fit_resample(X, Y)
+    before = (dict(sampler.sampling_strategy_), sampler.n_features_in_,
+              sampler.sample_indices_.copy())
+    with pytest.raises(ValueError):
+        sampler.fit_resample(np.zeros((4, 3)), [0, 0, 0, 0])
+    with pytest.raises(ValueError):
+        sampler.set_params(n_samples=3).fit_resample(np.zeros((6, 3)), [0, 0, 0, 1, 2, 3])
+    assert dict(sampler.sampling_strategy_) == before[0]
+    assert sampler.n_features_in_ == before[1]
+    assert np.array_equal(sampler.sample_indices_, before[2])
+
+
+class CountingLogisticRegression(LogisticRegression):
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight=sample_weight)
+        self.class_counts_ = np.unique(y, return_counts=True)[1]
+        return self
+
+
+def test_in_imblearn_pipeline():
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [300, 60, 12])
+    Xf = rng.randn(y.shape[0], 3) + y[:, None]
+    pipe = make_pipeline(PowerResampler(q=0.0, random_state=0), CountingLogisticRegression())
+    pipe.fit(Xf, y)
+    # The classifier saw the class-balanced data: 372 rows, 124 per class.
+    assert pipe[-1].class_counts_.tolist() == [124, 124, 124]
+    # At predict time the sampler is skipped: one prediction per input row.
+    assert pipe.predict(Xf).shape == y.shape
+    # Balanced training raises the tail recall over instance-balanced training.
+    plain = CountingLogisticRegression().fit(Xf, y)
+    tail = y == 2
+    assert np.mean(pipe.predict(Xf[tail]) == 2) > np.mean(plain.predict(Xf[tail]) == 2)
+
+
+ESTIMATORS = [
+    PowerResampler(random_state=0),
+    PowerResampler(q=0.5, replacement=False, random_state=0),
+    PowerResampler(q=1.0, n_samples=500, replacement=True, random_state=0),
+]
+
+
+# No expected failures: the sampler passes every scikit-learn check.
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# imblearn's own parametrize_with_checks hands pytest a generator, which pytest
+# deprecates; the same (estimator, check) pairs are collected into a list here.
+# No check is expected to fail.
+@pytest.mark.parametrize(
+    "estimator, check",
+    [pair for est in ESTIMATORS for pair in estimator_checks_generator(est, mark="xfail")],
+    ids=lambda v: v.func.__name__ if isinstance(v, partial) else repr(v),
+)
+def test_imblearn_sampler_checks(estimator, check):
+    check(estimator)
+
+
+def test_imblearn_param_validation():
+    check_param_validation("PowerResampler", PowerResampler(random_state=0))
