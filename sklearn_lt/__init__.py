@@ -7,7 +7,30 @@ classifier on cached features (:mod:`sklearn_lt.heads`).
 
 __version__ = "0.1.0"
 
-from . import datasets, metrics  # noqa: E402
+from . import datasets, heads, losses, metrics, nn, resampling  # noqa: E402
 from ._backbone import Backbone  # noqa: E402
+from .heads import (  # noqa: E402
+    CRTClassifier,
+    LogitAdjustedClassifier,
+    LWSClassifier,
+    NCMClassifier,
+    TauNormClassifier,
+)
+from .resampling import PowerResampler  # noqa: E402
 
-__all__ = ["Backbone", "datasets", "metrics", "__version__"]
+__all__ = [
+    "Backbone",
+    "CRTClassifier",
+    "LWSClassifier",
+    "LogitAdjustedClassifier",
+    "NCMClassifier",
+    "PowerResampler",
+    "TauNormClassifier",
+    "datasets",
+    "heads",
+    "losses",
+    "metrics",
+    "nn",
+    "resampling",
+    "__version__",
+]

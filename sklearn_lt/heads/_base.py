@@ -4,9 +4,9 @@ from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-import torch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
@@ -14,7 +14,8 @@ from ..utils import check_long_tailed_targets
 from ._linear import fit_linear_head
 
 _FLOAT_DTYPES = (np.float64, np.float32)
-# Set by validate_data(reset=True) before anything else can fail.
+# validate_data(reset=True) sets these before the rest of fit can fail; fit
+# puts back the previous values if it does.
 _INPUT_ATTRS = ("n_features_in_", "feature_names_in_")
 
 

@@ -4,7 +4,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
@@ -162,7 +161,7 @@ class CRTClassifier(BaseHead):
         return {"coef_": coef, "intercept_": intercept, "n_iter_": n_iter}
 
     def _fit_sgd(self, X, y_enc, counts):
-        generator = torch_generator(check_random_state(self.random_state))
+        generator = torch_generator(self.random_state)
         n_features, n_classes = X.shape[1], counts.shape[0]
         linear = torch.nn.Linear(n_features, n_classes)
         # nn.Linear's default bound 1/sqrt(fan_in), drawn from our generator so

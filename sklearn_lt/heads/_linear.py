@@ -109,6 +109,8 @@ def fit_linear_head(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1
     y_enc = np.asarray(y_enc, dtype=np.int64)
     if X.ndim != 2 or y_enc.shape != (X.shape[0],):
         raise ValueError(f"Expected X of shape (n, d) and y of shape (n,), got {X.shape} and {y_enc.shape}.")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinity.")
     if y_enc.size and (y_enc.min() < 0 or y_enc.max() >= n_classes):
         raise ValueError(f"Encoded labels must lie in [0, {n_classes - 1}].")
     if not C > 0:

@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 
 from ..nn._trainer import train_module
 from ..utils import torch_generator
@@ -140,7 +139,7 @@ class LWSClassifier(JointHeadMixin, BaseHead):
         history = train_module(
             module, X, y_enc, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             momentum=self.momentum, weight_decay=self.weight_decay, sampler=self.sampler,
-            generator=torch_generator(check_random_state(self.random_state)),
+            generator=torch_generator(self.random_state),
             device=self.device, verbose=self.verbose,
         )
         scales = module.scales.detach().cpu().double().numpy()

@@ -24,6 +24,7 @@ from ._networks import (
     SmallCNN,
     make_network,
 )
+from ._trainer import train_module
 from ._samplers import (
     ClassAwareSampler,
     PowerSampler,
@@ -53,4 +54,5 @@ __all__ = [
     "make_network",
     "make_sampler",
     "random_crop_flip",
+    "train_module",
 ]

@@ -32,12 +32,14 @@ def check_long_tailed_targets(y, *, min_samples_per_class=2):
     if classes.shape[0] < 2:
         raise ValueError(
             f"Classifier needs samples of at least 2 classes in the data, but the "
-            f"data contains only one class: {classes[0]!r}."
+            f"data contains only one class: {classes[0].item()!r}."
         )
     small = counts < min_samples_per_class
     if np.any(small):
+        # .tolist() turns numpy scalars into plain Python values: messages read
+        # "class 7", not "class np.int64(7)".
         bad = ", ".join(f"{c!r} ({n} sample{'s' if n != 1 else ''})"
-                        for c, n in zip(classes[small], counts[small]))
+                        for c, n in zip(classes[small].tolist(), counts[small].tolist()))
         raise ValueError(
             f"Each class needs at least {min_samples_per_class} training samples; "
             f"too few for class {bad}. Drop or merge such classes, or collect more data."
