@@ -25,7 +25,7 @@ from torch import nn
 from .nn._augment import CropFlip
 from .nn._losses import effective_number_weights, make_loss
 from .nn._networks import NormedLinear, make_network
-from .nn._samplers import make_sampler
+from .nn._samplers import epoch_order, make_sampler
 from .utils import check_long_tailed_targets, resolve_device
 
 # skorch-style routed parameters: ``module__width=...`` goes to the network
@@ -88,7 +88,7 @@ class _BatchIterator:
 
     def __iter__(self):
         if self.sampler is not None:
-            order = torch.as_tensor(list(iter(self.sampler)), dtype=torch.long)
+            order = epoch_order(self.sampler)
         else:
             order = torch.arange(len(self.X))
         pin = self.device is not None and self.device.type == "cuda" and not self.X.is_cuda

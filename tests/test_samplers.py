@@ -179,3 +179,17 @@ def test_make_sampler_mapping_and_errors():
         make_sampler("class", y, num_samples=0)
     with pytest.raises(ValueError, match="1-D"):
         ClassAwareSampler(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("strategy", ["instance", "class", "sqrt", "progressive"])
+def test_epoch_order_matches_iteration(strategy):
+    from sklearn_lt.nn._samplers import epoch_order
+
+    y = np.repeat([0, 1, 2], [50, 10, 3])
+    a = make_sampler(strategy, y, total_epochs=4, generator=torch.Generator().manual_seed(3))
+    b = make_sampler(strategy, y, total_epochs=4, generator=torch.Generator().manual_seed(3))
+    order = epoch_order(a)
+    assert order.dtype == torch.long
+    assert order.tolist() == list(iter(b))
+    # a plain torch sampler goes through iteration
+    assert epoch_order(torch.utils.data.SequentialSampler(range(5))).tolist() == [0, 1, 2, 3, 4]

@@ -142,6 +142,10 @@ class _ClassQueueSampler(Sampler):
         groups = torch.multinomial(p, self.num_samples, replacement=True, generator=self.generator)
         return self._queues.take(groups, self.generator)
 
+    def epoch_indices(self):
+        """One epoch of indices as a LongTensor (what iterating the sampler yields)."""
+        return self._sample_epoch()
+
     def __iter__(self):
         return iter(self._sample_epoch().tolist())
 
@@ -298,6 +302,18 @@ class ProgressivelyBalancedSampler(_ClassQueueSampler):
         p_ib = self.class_counts / self.class_counts.sum()
         p_cb = np.full(p_ib.shape[0], 1.0 / p_ib.shape[0])
         return (1.0 - alpha) * p_ib + alpha * p_cb
+
+
+def epoch_order(sampler):
+    """One epoch of a sampler's indices as a LongTensor.
+
+    Trainers index in-memory tensors with whole batches; taking the epoch as a
+    tensor avoids a Python list of N ints for the built-in samplers, while any
+    other torch ``Sampler`` still works through iteration.
+    """
+    if hasattr(sampler, "epoch_indices"):
+        return sampler.epoch_indices().long()
+    return torch.as_tensor(list(iter(sampler)), dtype=torch.long)
 
 
 def make_sampler(strategy, y, *, total_epochs=None, generator=None, num_samples=None):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..utils import resolve_device, torch_generator
-from ._samplers import make_sampler
+from ._samplers import epoch_order, make_sampler
 
 
 def _lr_factor(schedule, epoch, epochs):
@@ -168,7 +168,7 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
                 group["lr"] = epoch_lr
             if hasattr(index_sampler, "set_epoch"):
                 index_sampler.set_epoch(epoch)
-            order = torch.as_tensor(list(index_sampler), dtype=torch.long)
+            order = epoch_order(index_sampler)
             total = torch.zeros((), device=device)
             for start in range(0, order.shape[0], batch_size):
                 idx = order[start:start + batch_size].to(device)
