@@ -195,6 +195,23 @@ def test_pickle_round_trip_on_cpu(blobs):
     assert next(loaded.module_.parameters()).device.type == "cpu"
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
+def test_cuda_marked_model_loads_on_cpu_only_machine(blobs):
+    # A GPU-fitted net pickles with device="cuda"; skorch maps it to the CPU
+    # on load when CUDA is absent. Simulated by marking a CPU-fitted net.
+    X, y = blobs
+    bb = _tiny(max_epochs=2).fit(X, y)
+    expected = bb.predict_proba(X)
+    bb.net_.device = "cuda"
+    buf = io.BytesIO()
+    joblib.dump(bb, buf)
+    buf.seek(0)
+    with pytest.warns(UserWarning, match="no CUDA devices"):
+        loaded = joblib.load(buf)
+    assert torch.device(loaded.net_.device).type == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_fit_then_cpu_predict(blobs, tmp_path):
