@@ -583,11 +583,10 @@ class Backbone(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Recompute BN statistics of the averaged network on the training data."""
         model = swa_model.module
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            device = torch.device(net.device)
             loader = (Xt[i:i + self.batch_size] for i in range(0, len(Xt), self.batch_size))
-            with torch.autocast(device_type=net.device.type if isinstance(net.device, torch.device)
-                                else torch.device(net.device).type,
-                                dtype=torch.bfloat16, enabled=net.amp):
-                torch.optim.swa_utils.update_bn(loader, model, device=torch.device(net.device))
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=net.amp):
+                torch.optim.swa_utils.update_bn(loader, model, device=device)
         return model
 
     # -- inference --------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Backbone + stage-2 heads in Pipeline, GridSearchCV and joblib."""
 
 import io
+import os
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -56,3 +58,27 @@ def test_grid_search_over_tau_fits_backbone_once_per_split(digits, tmp_path):
     assert len(FITS) == 4
     assert search.best_params_["clf__tau"] in taus
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+DATA = Path(os.environ.get("SKLEARN_LT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not (DATA / "fashion-mnist").is_dir(), reason="../shared/data/fashion-mnist absent")
+def test_fashion_mnist_lt_end_to_end_small_cnn():
+    from sklearn_lt.datasets import load_fashion_mnist, make_long_tailed
+    from sklearn_lt.heads import CRTClassifier
+    from sklearn_lt.metrics import shot_accuracy
+
+    fm = load_fashion_mnist(DATA / "fashion-mnist")
+    X, y = make_long_tailed(fm.X_train, fm.y_train, imbalance_factor=100, n_max=300)
+    # n_max=300, IF=100 keeps every shot split populated: 300 ... 3 per class
+    bb = Backbone(module="cnn", max_epochs=2, batch_size=64, lr=0.05, warmup_epochs=0,
+                  lr_schedule="cosine", random_state=0).fit(X, y)
+    assert bb.input_shape_ == (1, 28, 28)
+    Z_tr, Z_te = bb.transform(X), bb.transform(fm.X_test[:2000])
+    assert Z_tr.shape == (len(y), bb.n_features_out_) and Z_tr.dtype == np.float32
+    crt = CRTClassifier().fit(Z_tr, y)
+    acc = shot_accuracy(fm.y_test[:2000], crt.predict(Z_te),
+                        dict(zip(crt.classes_, crt.class_counts_)))
+    assert acc["all"] > 0.3  # far above the 0.1 of chance after two epochs
