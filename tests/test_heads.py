@@ -546,3 +546,16 @@ def test_trainer_errors():
                      loss_fn=lambda logits, yb, idx: logits.sum() * float("nan"))
     with pytest.raises(ValueError, match="y must have shape"):
         train_module(torch.nn.Linear(2, 2), X, y[:-1])
+
+
+def test_cache_hit_still_warns_about_an_unconverged_head(tmp_path):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_lt.heads import CRTClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 4) * 50
+    y = np.repeat([0, 1, 2], 20)
+    for _ in range(2):  # first call computes, second is a joblib cache hit
+        with pytest.warns(ConvergenceWarning, match="did not converge"):
+            CRTClassifier(max_iter=1, memory=str(tmp_path)).fit(X, y)

@@ -8,10 +8,10 @@ import torch
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import check_long_tailed_targets
-from ._linear import fit_linear_head
+from ._linear import cached_linear_head
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 # validate_data(reset=True) sets these before the rest of fit can fail; fit
@@ -204,9 +204,8 @@ class JointHeadMixin:
         joint = self.joint_head
         n_iter = 0
         if joint is None:
-            fit = check_memory(self.memory).cache(fit_linear_head)
-            coef, intercept, n_iter = fit(X, y_enc, n_classes, C=self.C, max_iter=self.max_iter,
-                                          tol=self.tol, return_n_iter=True)
+            coef, intercept, n_iter = cached_linear_head(
+                self.memory, X, y_enc, n_classes, C=self.C, max_iter=self.max_iter, tol=self.tol)
         elif isinstance(joint, (tuple, list)):
             if len(joint) != 2:
                 raise ValueError(

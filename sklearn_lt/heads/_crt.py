@@ -5,12 +5,11 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_memory
 
 from ..nn._trainer import train_module
 from ..utils import torch_generator
 from ._base import SGD_CONSTRAINTS, BaseHead
-from ._linear import fit_linear_head
+from ._linear import cached_linear_head
 
 _SAMPLER_Q = {"instance": 1.0, "sqrt": 0.5, "class": 0.0}
 
@@ -154,10 +153,9 @@ class CRTClassifier(BaseHead):
         p = counts.astype(np.float64) ** q
         p /= p.sum()
         class_weight = y_enc.shape[0] * p / counts
-        fit = check_memory(self.memory).cache(fit_linear_head)
-        coef, intercept, n_iter = fit(X, y_enc, counts.shape[0], C=self.C,
-                                      class_weight=class_weight, max_iter=self.max_iter,
-                                      tol=self.tol, return_n_iter=True)
+        coef, intercept, n_iter = cached_linear_head(
+            self.memory, X, y_enc, counts.shape[0], C=self.C, class_weight=class_weight,
+            max_iter=self.max_iter, tol=self.tol)
         return {"coef_": coef, "intercept_": intercept, "n_iter_": n_iter}
 
     def _fit_sgd(self, X, y_enc, counts):

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_memory
 
 
 def _sample_weights(y_enc, n_classes, class_weight):
@@ -105,6 +106,41 @@ def fit_linear_head(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1
     >>> bool(coef[1, 0] > coef[0, 0])
     True
     """
+    coef, intercept, n_iter, status = _lbfgs(X, y_enc, n_classes, C=C, class_weight=class_weight,
+                                             max_iter=max_iter, tol=tol)
+    _warn_unconverged(status, max_iter)
+    if return_n_iter:
+        return coef, intercept, n_iter
+    return coef, intercept
+
+
+def cached_linear_head(memory, X, y_enc, n_classes, **params):
+    """``fit_linear_head`` through a joblib ``memory``, returning ``n_iter`` too.
+
+    The convergence warning is raised here, outside the cached call, so a
+    cache hit on an unconverged fit still warns (a warning inside the cached
+    function would fire only on the first, computing call).
+    """
+    coef, intercept, n_iter, status = check_memory(memory).cache(_lbfgs)(
+        X, y_enc, n_classes, **params)
+    _warn_unconverged(status, params.get("max_iter", 1000))
+    return coef, intercept, n_iter
+
+
+def _warn_unconverged(status, max_iter):
+    # status 1 = iteration/evaluation budget exhausted; status 2 (line search
+    # stalled at machine precision) happens at the optimum and is not reported.
+    if status == 1:
+        warnings.warn(
+            f"L-BFGS did not converge in {max_iter} iterations; increase max_iter, or "
+            "scale the features.",
+            ConvergenceWarning, stacklevel=3,
+        )
+
+
+def _lbfgs(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1000, tol=1e-6):
+    """The L-BFGS fit itself: (coef, intercept, iterations, scipy status); never warns."""
+
     X = np.ascontiguousarray(X, dtype=np.float64)
     y_enc = np.asarray(y_enc, dtype=np.int64)
     if X.ndim != 2 or y_enc.shape != (X.shape[0],):
@@ -128,16 +164,6 @@ def fit_linear_head(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1
         args=(X, Y, sw, sw_sum, 1.0 / (C * sw_sum), n_classes),
         options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxls": 50},
     )
-    # status 1 = iteration/evaluation budget exhausted; status 2 (line search
-    # stalled at machine precision) happens at the optimum and is not reported.
-    if res.status == 1:
-        warnings.warn(
-            f"L-BFGS did not converge in {max_iter} iterations ({res.message}); increase "
-            "max_iter, or scale the features.",
-            ConvergenceWarning, stacklevel=2,
-        )
     coef = res.x[: n_classes * d].reshape(n_classes, d).copy()
     intercept = res.x[n_classes * d:].copy()
-    if return_n_iter:
-        return coef, intercept, int(res.nit)
-    return coef, intercept
+    return coef, intercept, int(res.nit), int(res.status)
