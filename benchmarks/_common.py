@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +29,52 @@ def load_average():
             return [float(v) for v in f.read().split()[:3]]
     except OSError:
         return None
+
+
+def _busy_jiffies():
+    """CPU time (clock ticks) spent busy by the whole machine since boot, or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait.
+    return sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)
+
+
+class CpuContention:
+    """How much CPU *other* processes used while a measurement ran.
+
+    The load average counts this process's own threads and lags by a minute,
+    so it cannot tell a clean run from a contended one. Instead, the machine's
+    busy time (/proc/stat) minus this process's CPU time (os.times) over the
+    interval, as a fraction of wall time x usable cores: 0 is an idle machine,
+    0.5 means others took half of it.
+    """
+
+    def __init__(self):
+        self.start()
+
+    def start(self):
+        self._wall = time.perf_counter()
+        self._busy = _busy_jiffies()
+        t = os.times()
+        self._own = t.user + t.system
+        return self
+
+    def other_fraction(self):
+        busy = _busy_jiffies()
+        if busy is None or self._busy is None:
+            return None
+        wall = time.perf_counter() - self._wall
+        t = os.times()
+        own = t.user + t.system - self._own
+        others = (busy - self._busy) / os.sysconf("SC_CLK_TCK") - own
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:
+            cores = os.cpu_count()
+        return max(0.0, others / (wall * cores)) if wall > 0 else None
 
 
 def cpu_model():

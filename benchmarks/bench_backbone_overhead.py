@@ -8,8 +8,8 @@ Data: Fashion-MNIST-LT, IF=100 (14,886 images); synthetic uint8 images of the
 same size when the official files are absent.
 
 Two comparisons, each measured in one process with library (A) and plain (B)
-samples interleaved A B A B ... after one warm-up of each, so that machine load
-hits both sides alike:
+samples interleaved A B B A A B ... after one warm-up of each, so that machine
+load hits both sides alike:
 
 * ``fit``: one-epoch fits from the raw numpy arrays. A is
   ``Backbone(max_epochs=1).fit(X, y)`` (validation, scaling statistics, network
@@ -27,7 +27,6 @@ Target: ratio >= 0.95 on CPU. ``--profile`` adds a cProfile of library epochs.
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import statistics
 import sys
@@ -37,8 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from _common import (fashion_mnist_lt, load_average, machine_info, set_threads, table,
-                     write_json)
+from _common import (CpuContention, fashion_mnist_lt, load_average, machine_info,
+                     set_threads, table, write_json)
 from sklearn_lt import Backbone
 from sklearn_lt.nn import make_network, make_sampler
 
@@ -112,13 +111,19 @@ def timed(fn):
 
 
 def interleave(n_pairs, lib_fn, plain_fn, n_images):
-    """Warm up both, then alternate library / plain; images per second of each."""
+    """Warm up both, then alternate library / plain; images per second of each.
+
+    Pairs run A B, B A, A B, ... so that neither side always goes first.
+    """
     lib_fn()
     plain_fn()
     lib, plain = [], []
-    for _ in range(n_pairs):
-        lib.append(n_images / timed(lib_fn)[0])
-        plain.append(n_images / timed(plain_fn)[0])
+    for i in range(n_pairs):
+        for side in ("lib", "plain") if i % 2 == 0 else ("plain", "lib"):
+            if side == "lib":
+                lib.append(n_images / timed(lib_fn)[0])
+            else:
+                plain.append(n_images / timed(plain_fn)[0])
     return lib, plain
 
 
@@ -142,7 +147,11 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true", help="also cProfile library epochs")
     args = ap.parse_args(argv)
 
+    default_threads = torch.get_num_threads()
     threads = set_threads(args.threads)
+    # A non-default thread count gets its own result file beside the reference one.
+    result_name = "bench_backbone_overhead" + (
+        f"_threads{threads}" if threads != default_threads else "")
     load_start = load_average()
     X, y, _, _, source = fashion_mnist_lt(100, allow_synthetic=True)
     if args.quick:
@@ -153,6 +162,7 @@ def main(argv=None):
           f"batch {BATCH}, SmallCNN, {threads} torch threads; {pairs} timed A/B pairs per "
           f"comparison after 1 warm-up each; load average at start {load_start}", flush=True)
 
+    contention = CpuContention()
     # -- fit: one-epoch fits from numpy arrays, set-up included on both sides.
     def lib_fit():
         return make_backbone().fit(X, y)
@@ -183,6 +193,7 @@ def main(argv=None):
                      "ratio": lib_med / plain_med, "median_pair_ratio": pair_ratio,
                      "library_all": lib, "plain_all": plain})
     load_end = load_average()
+    others = contention.other_fraction()
 
     print()
     print(table(rows, [("comparison", "comparison", ""), ("library", "library img/s", ".0f"),
@@ -197,10 +208,11 @@ def main(argv=None):
     verdict = "meets" if worst >= TARGET else "MISSES"
     print(f"\nratio library/plain: {rows[0]['ratio']:.3f} (fit), {rows[1]['ratio']:.3f} (epoch); "
           f"{verdict} the target >= {TARGET}")
-    contended = load_start is not None and load_start[0] > 0.5 * len(os.sched_getaffinity(0))
-    print(f"load average: start {load_start}, end {load_end}"
-          + (" -- other processes were running; absolute img/s are depressed, the"
-             " interleaved ratio is the meaningful number" if contended else ""))
+    contended = others is not None and others > 0.1
+    print(f"load average: start {load_start}, end {load_end}; other processes used "
+          f"{'?' if others is None else f'{100 * others:.0f}%'} of the CPU during the run"
+          + (" -- contended: absolute img/s are depressed, the interleaved ratio is the"
+             " meaningful number" if contended else ""))
 
     profile_text = None
     if args.profile or worst < TARGET:
@@ -209,17 +221,18 @@ def main(argv=None):
         print(profile_text)
 
     info = machine_info("cpu")
-    path = write_json("bench_backbone_overhead", {
+    path = write_json(result_name, {
         "benchmark": "bench_backbone_overhead",
         "data": source, "n_images": n, "quick": args.quick, "batch_size": BATCH,
         "network": "SmallCNN (make_network('cnn', (1, 28, 28))) + linear head",
         "sgd": {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY,
                 "schedule": "constant"},
         "sampler": "instance", "augmentation": None, "timed_pairs": pairs,
-        "protocol": "interleaved A B A B after one warm-up of each; medians",
+        "protocol": "interleaved A B, B A, ... after one warm-up of each; medians",
         "results": rows, "skorch_epoch_timer_img_per_s": skorch_ips,
         "target_ratio": TARGET, "meets_target": worst >= TARGET,
         "load_average_start": load_start, "load_average_end": load_end,
+        "other_processes_cpu_fraction": others,
         "profile": profile_text, "machine": info,
     }, quick=args.quick)
     print(f"wrote {path}")

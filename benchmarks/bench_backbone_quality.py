@@ -26,8 +26,8 @@ import time
 
 import numpy as np
 
-from _common import (fashion_mnist_lt, load_average, machine_info, set_threads, table,
-                     write_json)
+from _common import (CpuContention, fashion_mnist_lt, load_average, machine_info,
+                     set_threads, table, write_json)
 from sklearn_lt import Backbone
 from sklearn_lt.metrics import expected_calibration_error, negative_log_likelihood, shot_accuracy
 
@@ -132,20 +132,26 @@ def main(argv=None):
         }, quick=args.quick)
 
     t_total = time.perf_counter()
+    contention_total = CpuContention()
     for name, family, extra in ROWS:
         load_row = load_average()
+        contention = CpuContention()
         bb = Backbone(**params, **extra)
         t0 = time.perf_counter()
         bb.fit(X, y)
         fit_s = time.perf_counter() - t0
         rows.append({"method": name, "family": family, "params": extra,
                      **evaluate(bb, X_test, y_test), "fit_s": fit_s,
-                     "load_average_at_start": load_row})
+                     "load_average_at_start": load_row,
+                     "other_processes_cpu_fraction": contention.other_fraction()})
         r = rows[-1]
+        others = r["other_processes_cpu_fraction"]
         print(f"  {name:<28} all {r['all']:.3f}  medium {r['medium']:.3f}  fit {fit_s:.0f}s "
-              f"(load {load_row[0] if load_row else '?'})", flush=True)
+              f"(other processes: {'?' if others is None else f'{100 * others:.0f}%'} CPU)",
+              flush=True)
         save(complete=False)  # partial results survive an interrupted run
     total_s = time.perf_counter() - t_total
+    others_total = contention_total.other_fraction()
 
     print()
     print(table(rows, COLUMNS))
@@ -158,8 +164,11 @@ def main(argv=None):
     print("\n".join(lines))
     print(summary)
     load_end = load_average()
-    print(f"total {total_s:.0f}s; load average start {load_start}, end {load_end}")
+    print(f"total {total_s:.0f}s; load average start {load_start}, end {load_end}; other "
+          f"processes used {'?' if others_total is None else f'{100 * others_total:.0f}%'} "
+          "of the CPU (fit times are only comparable between rows when this is low)")
     path = save(complete=True, total_s=total_s, verdict=summary,
+                other_processes_cpu_fraction=others_total,
                 beat_ce_ib_on_all=wins_all, beat_ce_ib_on_medium=wins_tail)
     print(f"wrote {path}")
     return rows
