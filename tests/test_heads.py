@@ -119,7 +119,7 @@ def test_linear_head_is_deterministic_and_warns_when_stopped_early(iris):
 def test_ncm_euclidean_raw_features_by_hand():
     X = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [10.0, 12.0]])
     y = np.array(["a", "a", "b", "b"])
-    ncm = NCMClassifier(normalize=None).fit(X, y)
+    ncm = NCMClassifier(normalize=None, temperature=1.0).fit(X, y)
     np.testing.assert_allclose(ncm.centroids_, [[1.0, 0.0], [10.0, 11.0]])
     np.testing.assert_array_equal(ncm.center_, [0.0, 0.0])
     x = np.array([[1.0, 1.0]])
@@ -132,11 +132,52 @@ def test_ncm_euclidean_raw_features_by_hand():
     np.testing.assert_allclose(ncm.predict_proba(x), softmax(-d / 4.0)[None])
 
 
+def test_ncm_auto_temperature_minimises_class_balanced_training_nll():
+    rng = np.random.RandomState(0)
+    # Overlapping clusters, 3:1 imbalanced, so the optimum is finite and the
+    # class weighting matters.
+    X = np.r_[rng.randn(60, 2) * 1.5 + [1, 0], rng.randn(20, 2) * 1.5 - [1, 0]]
+    y = np.r_[np.zeros(60, int), np.ones(20, int)]
+    ncm = NCMClassifier(normalize=None).fit(X, y)
+    d = np.sqrt(((X[:, None, :] - ncm.centroids_[None]) ** 2).sum(-1))
+    w = np.where(y == 0, 1 / 60, 1 / 20)
+
+    def balanced_nll(t):
+        logp = -d / t - np.log(np.exp(-d / t).sum(1, keepdims=True))
+        return -(w * logp[np.arange(80), y]).sum() / w.sum()
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(50), 4001))
+    best = grid[np.argmin([balanced_nll(t) for t in grid])]
+    assert ncm.temperature_ == pytest.approx(best, rel=5e-3)
+    assert 0.05 < ncm.temperature_ < 50
+    # Plain (unweighted) NLL has a different minimiser: the weighting is used.
+    plain = grid[np.argmin([-(np.log(softmax(-d / t, axis=1))[np.arange(80), y]).mean()
+                            for t in grid])]
+    assert abs(plain - best) > 1e-2
+    x = X[:5]
+    np.testing.assert_allclose(ncm.predict_proba(x), softmax(-d[:5] / ncm.temperature_, axis=1))
+    pred = ncm.predict(x)
+    ncm.set_params(temperature=2.0)  # a number overrides the fitted value, no refit
+    np.testing.assert_allclose(ncm.predict_proba(x), softmax(-d[:5] / 2.0, axis=1))
+    np.testing.assert_array_equal(ncm.predict(x), pred)
+
+
+def test_ncm_auto_temperature_stays_finite_on_separated_classes():
+    X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    ncm = NCMClassifier(normalize=None).fit(X, [0, 0, 1, 1])
+    # The NLL keeps falling as T -> 0 (until it underflows to 0): a small,
+    # bounded temperature and confident, finite probabilities.
+    assert 1e-4 <= ncm.temperature_ < 0.05
+    proba = ncm.predict_proba(X)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba[np.arange(4), [0, 0, 1, 1]], 1.0, atol=1e-6)
+
+
 def test_ncm_centered_l2_by_hand_and_shift_invariant():
     shift = np.array([5.0, 7.0])
     X = np.array([[2.0, 0.0], [0.0, 2.0], [-2.0, 0.0], [0.0, -2.0]]) + shift
     y = np.array([0, 0, 1, 1])
-    ncm = NCMClassifier().fit(X, y)  # centered_l2, euclidean
+    ncm = NCMClassifier(temperature=1.0).fit(X, y)  # centered_l2, euclidean
     np.testing.assert_allclose(ncm.center_, shift)
     np.testing.assert_allclose(ncm.centroids_, [[0.5, 0.5], [-0.5, -0.5]])
     x = np.array([[3.0, 3.0]]) + shift  # centred and normalised: (1, 1)/sqrt(2)
@@ -144,7 +185,7 @@ def test_ncm_centered_l2_by_hand_and_shift_invariant():
     d = np.array([1 - r, 1 + r])
     np.testing.assert_allclose(ncm.predict_proba(x), softmax(-d)[None])
     np.testing.assert_allclose(ncm.decision_function(x), [d[0] - d[1]])
-    cos = NCMClassifier(metric="cosine").fit(X, y)
+    cos = NCMClassifier(metric="cosine", temperature=1.0).fit(X, y)
     np.testing.assert_allclose(cos.predict_proba(x), softmax([1.0, -1.0])[None])
     # Without centring the shift dominates: every sample normalises to about the same point.
     raw = NCMClassifier(normalize="l2").fit(X, y)
