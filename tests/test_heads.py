@@ -390,7 +390,7 @@ def test_lws_scales_move_tail_up_and_keep_joint_head(skewed):
 # --------------------------------------------------------------------------- cRT
 def test_crt_balances_recall_against_instance_balanced_head(skewed):
     X, y, X_test, y_test = skewed
-    ib = CRTClassifier(sampler="instance").fit(X, y)  # weights 1: the plain IB head
+    ib = CRTClassifier(sampler="instance", C=1.0).fit(X, y)  # weights 1: the plain IB head
     coef, intercept = fit_linear_head(X, y, 3)
     np.testing.assert_array_equal(ib.coef_, coef)
     np.testing.assert_array_equal(ib.intercept_, intercept)
@@ -410,8 +410,13 @@ def test_crt_sgd_and_lbfgs_agree(skewed):
     wd = 1e-3
     sgd = CRTClassifier(solver="sgd", epochs=40, batch_size=32, lr=0.05, weight_decay=wd,
                         random_state=0).fit(X, y)
-    # SGD's weight decay on the mean loss is the L-BFGS objective with C = 1 / (wd n).
-    lbfgs = CRTClassifier(C=1.0 / (wd * len(y))).fit(X, y)
+    # SGD's weight decay on the mean loss is the L-BFGS objective with
+    # C = 1 / (wd n), which C=None derives from weight_decay.
+    lbfgs = CRTClassifier(weight_decay=wd).fit(X, y)
+    explicit = CRTClassifier(C=1.0 / (wd * len(y)), weight_decay=0.0).fit(X, y)
+    np.testing.assert_array_equal(lbfgs.coef_, explicit.coef_)
+    with pytest.raises(ValueError, match="weight_decay, which is 0"):
+        CRTClassifier(weight_decay=0.0).fit(X, y)
     agree = np.mean(sgd.predict(X_test) == lbfgs.predict(X_test))
     assert agree > 0.93
     assert np.allclose(sgd.predict_proba(X_test), lbfgs.predict_proba(X_test), atol=0.15)
@@ -422,7 +427,7 @@ def test_crt_sampler_maps_to_class_weights(skewed):
     counts = np.bincount(y).astype(float)
     p = np.sqrt(counts) / np.sqrt(counts).sum()
     crt = CRTClassifier(sampler="sqrt").fit(X, y)
-    coef, _ = fit_linear_head(X, y, 3, class_weight=len(y) * p / counts)
+    coef, _ = fit_linear_head(X, y, 3, C=1.0 / (5e-4 * len(y)), class_weight=len(y) * p / counts)
     np.testing.assert_array_equal(crt.coef_, coef)
     np.testing.assert_array_equal(CRTClassifier(sampler=0.5).fit(X, y).coef_, coef)
     with pytest.raises(ValueError, match="progressive"):

@@ -183,8 +183,8 @@ joint_head : None, tuple (coef, intercept) or fitted estimator, default=None
         Inverse L2 strength of the joint head fitted when ``joint_head=None``.
     max_iter : int, default=1000
         L-BFGS iterations for that fit.
-    tol : float, default=1e-6
-        L-BFGS gradient tolerance for that fit.
+    tol : float, default=1e-4
+        L-BFGS gradient tolerance for that fit (see :func:`fit_linear_head`).
     memory : None, str or joblib.Memory, default=None
         Caches the joint-head fit (as ``Pipeline(memory=...)`` does), so that a
         search over this head's post-hoc parameters, which clones and refits

@@ -34,18 +34,24 @@ class CRTClassifier(BaseHead):
       is cross-entropy with class weights ``n / (K n_j)``. That weighted loss
       plus ``||W||^2 / (2 C)`` is minimised with L-BFGS
       (:func:`fit_linear_head`). SGD's weight decay ``wd`` on the mean loss
-      corresponds to ``C = 1 / (wd * n)``; unlike SGD, L-BFGS reaches the
-      optimum, so the two agree closely only when SGD trains long enough.
+      is the penalty ``C = 1 / (wd * n)``, which is what ``C=None`` (the
+      default) uses, so both solvers share one objective; L-BFGS reaches its
+      optimum, SGD approaches it in its few epochs. (A weak penalty such as
+      ``C=1`` lets the re-weighted tail overfit: on Fashion-MNIST-LT
+      features it costs 0.7 points of balanced accuracy and raises the test
+      NLL from 0.56 to 0.81.)
 
     Parameters
     ----------
     solver : {"lbfgs", "sgd"}, default="lbfgs"
         See above.
-    C : float, default=1.0
-        Inverse L2 strength (``solver="lbfgs"``).
+    C : float or None, default=None
+        Inverse L2 strength (``solver="lbfgs"``). ``None``: ``1 / (weight_decay
+        * n_samples)``, the penalty that ``weight_decay`` puts on SGD's mean
+        loss.
     max_iter : int, default=1000
         L-BFGS iterations (``solver="lbfgs"``).
-    tol : float, default=1e-6
+    tol : float, default=1e-4
         L-BFGS gradient tolerance (``solver="lbfgs"``).
     epochs : int, default=10
         Passes of ``n_samples`` sampled indices (``solver="sgd"``).
@@ -113,14 +119,14 @@ class CRTClassifier(BaseHead):
 
     _parameter_constraints: dict = {
         "solver": [StrOptions({"lbfgs", "sgd"})],
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="neither"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         **SGD_CONSTRAINTS,
         "memory": [None, str, HasMethods(["cache"])],
     }
 
-    def __init__(self, solver="lbfgs", *, C=1.0, max_iter=1000, tol=1e-6, epochs=10,
+    def __init__(self, solver="lbfgs", *, C=None, max_iter=1000, tol=1e-4, epochs=10,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="class",
                  random_state=None, device="cpu", verbose=0, memory=None):
         self.solver = solver
@@ -153,8 +159,17 @@ class CRTClassifier(BaseHead):
         p = counts.astype(np.float64) ** q
         p /= p.sum()
         class_weight = y_enc.shape[0] * p / counts
+        C = self.C
+        if C is None:
+            if self.weight_decay == 0:
+                raise ValueError(
+                    "C=None takes the L2 strength from weight_decay, which is 0: an "
+                    "unpenalised class-weighted fit diverges on separable features. Set C "
+                    "or a positive weight_decay."
+                )
+            C = 1.0 / (self.weight_decay * y_enc.shape[0])
         coef, intercept, n_iter = cached_linear_head(
-            self.memory, X, y_enc, counts.shape[0], C=self.C, class_weight=class_weight,
+            self.memory, X, y_enc, counts.shape[0], C=C, class_weight=class_weight,
             max_iter=self.max_iter, tol=self.tol)
         return {"coef_": coef, "intercept_": intercept, "n_iter_": n_iter}
 

@@ -82,7 +82,7 @@ class LogitAdjustedClassifier(JointHeadMixin, BaseHead):
         **JOINT_HEAD_CONSTRAINTS,
     }
 
-    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-6, memory=None):
+    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None):
         self.tau = tau
         self.joint_head = joint_head
         self.C = C

@@ -115,7 +115,7 @@ class LWSClassifier(JointHeadMixin, BaseHead):
         **SGD_CONSTRAINTS,
     }
 
-    def __init__(self, joint_head=None, *, C=1.0, max_iter=1000, tol=1e-6, memory=None, epochs=5,
+    def __init__(self, joint_head=None, *, C=1.0, max_iter=1000, tol=1e-4, memory=None, epochs=5,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="class",
                  random_state=None, device="cpu", verbose=0):
         self.joint_head = joint_head
