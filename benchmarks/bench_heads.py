@@ -13,8 +13,10 @@
        (20 epochs, cosine) -- skipped with a message if the files are absent.
 
    Rows: joint head (``Backbone.predict_proba``), cRT (L-BFGS), cRT (SGD), NCM,
-   tau-norm (tau chosen by 5-fold CV on the *training* features, never on
-   test), LWS and post-hoc logit adjustment (tau=1). Columns: many / medium /
+   tau-norm (tau chosen by k-fold CV of the Backbone + TauNormClassifier
+   pipeline on the raw *training* split, backbone re-trained per fold -- 5
+   folds on digits, 3 on Fashion-MNIST -- never on test), LWS and post-hoc
+   logit adjustment (tau=1). Columns: many / medium /
    few / all accuracy (%), NLL, ECE and fit time.
 
 2. Speed. (a) cRT-SGD, 10 epochs, on cached features (one transform pass
@@ -103,34 +105,51 @@ def cache_features(bb, X_train, X_test, folder, name):
     return np.load(paths[0]), np.load(paths[1]), transform_s
 
 
-def heads_quality(name, bb, fit_s, X_train, y_train, X_test, y_test, sgd, cache_dir, quick):
+def heads_quality(name, bb, fit_s, X_train, y_train, X_test, y_test, sgd, cache_dir, quick,
+                  backbone_params, tau_folds):
     Z_tr, Z_te, transform_s = cache_features(bb, X_train, X_test, cache_dir, name)
     joint = (bb.coef_, bb.intercept_)  # a tuple survives GridSearchCV's clone
     rows = [evaluate("joint (Backbone)", bb.predict_proba(X_test), bb.classes_, bb.class_counts_,
                      y_test, fit_s, note="fit s = stage-1 training")]
 
-    # tau by 5-fold CV on the training features only. The joint head is fixed
-    # (trained on all of them), so each validation fold was seen by it and by
-    # the backbone: the compromise discussed in the README.
+    # tau by k-fold CV on the raw training split: the library's recipe,
+    # Pipeline(memory=...) over Backbone + TauNormClassifier, so each fold
+    # re-trains the backbone once and scores every tau on images neither the
+    # backbone nor the joint head saw. The chosen tau is then applied to the
+    # joint head of the backbone trained on the whole split.
+    taus = TAUS[::5] if quick else TAUS
     t0 = time.perf_counter()
-    search = GridSearchCV(TauNormClassifier(joint_head=joint), {"tau": TAUS},
-                          cv=StratifiedKFold(5, shuffle=True, random_state=0),
-                          scoring=make_shot_scorer("all")).fit(Z_tr, y_train)
+    with tempfile.TemporaryDirectory(prefix="bench_heads_tau_") as tmp:
+        pipe = Pipeline([("feat", Backbone(**backbone_params)),
+                         ("clf", TauNormClassifier(memory=tmp + "/head"))], memory=tmp + "/pipe")
+        search = GridSearchCV(pipe, {"clf__tau": taus},
+                              cv=StratifiedKFold(tau_folds, shuffle=True, random_state=0),
+                              scoring=make_shot_scorer("all")).fit(X_train, y_train)
     tau_s = time.perf_counter() - t0
-    tau = float(search.best_params_["tau"])
+    tau = float(search.best_params_["clf__tau"])
     cv_curve = search.cv_results_["mean_test_score"]
+    tau_head = TauNormClassifier(tau=tau, joint_head=joint).fit(Z_tr, y_train)
+
+    # The tempting shortcut, for the diagnostics only: CV over the cached
+    # training features. The backbone and joint head were trained on every
+    # validation fold, so on a backbone that fits its training set all tau tie.
+    feature_cv = GridSearchCV(TauNormClassifier(joint_head=joint), {"tau": taus},
+                              cv=StratifiedKFold(5, shuffle=True, random_state=0),
+                              scoring=make_shot_scorer("all")).fit(Z_tr, y_train)
+    feature_cv_curve = feature_cv.cv_results_["mean_test_score"]
     heads = [
         ("cRT (lbfgs)", CRTClassifier(solver="lbfgs")),
         ("cRT (sgd)", CRTClassifier(solver="sgd", random_state=0, **sgd)),
         ("NCM", NCMClassifier()),
-        ("tau-norm", search.best_estimator_),
+        ("tau-norm", tau_head),
         ("LWS", LWSClassifier(joint_head=joint, random_state=0, **sgd)),
         ("post-hoc LA (tau=1)", LogitAdjustedClassifier(tau=1.0, joint_head=joint)),
     ]
     for label, head in heads:
         if label == "tau-norm":
             seconds, label = tau_s, f"tau-norm (CV tau={tau:.1f})"
-            extra = {"note": "fit s = the whole 21 x 5-fold CV search"}
+            extra = {"note": f"fit s = the whole {len(taus)} tau x {tau_folds}-fold pipeline "
+                             "CV search, backbone re-trained per fold"}
         else:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -146,16 +165,21 @@ def heads_quality(name, bb, fit_s, X_train, y_train, X_test, y_test, sgd, cache_
 
     # Diagnostics only -- nothing below feeds back into a choice.
     probe = TauNormClassifier(joint_head=joint).fit(Z_tr, y_train)
-    test_curve = [balanced_accuracy(probe.set_params(tau=t), Z_te, y_test) for t in TAUS]
-    train_curve = [balanced_accuracy(probe.set_params(tau=t), Z_tr, y_train) for t in TAUS]
+    test_curve = [balanced_accuracy(probe.set_params(tau=t), Z_te, y_test) for t in taus]
+    train_curve = [balanced_accuracy(probe.set_params(tau=t), Z_tr, y_train) for t in taus]
     best = cv_curve.max()
     diag = {
+        "taus": taus.tolist(),
         "cv_tau": tau,
+        "cv_folds": tau_folds,
         "cv_curve": cv_curve.tolist(),
-        "cv_taus_tied_at_best": TAUS[np.isclose(cv_curve, best, rtol=0, atol=1e-12)].tolist(),
+        "cv_taus_tied_at_best": taus[np.isclose(cv_curve, best, rtol=0, atol=1e-12)].tolist(),
+        "cv_seconds": tau_s,
+        "feature_cv_tau_diagnostic_only": float(feature_cv.best_params_["tau"]),
+        "feature_cv_curve_diagnostic_only": feature_cv_curve.tolist(),
         "train_curve": train_curve,
         "test_curve_diagnostic_only": test_curve,
-        "test_best_tau_diagnostic_only": float(TAUS[int(np.argmax(test_curve))]),
+        "test_best_tau_diagnostic_only": float(taus[int(np.argmax(test_curve))]),
         "joint_balanced_acc_train_features": balanced_accuracy(probe.set_params(tau=0.0), Z_tr,
                                                                y_train),
         "joint_train_balanced_acc": balanced_accuracy(bb, X_train, y_train),
@@ -193,17 +217,21 @@ def print_quality(title, rows, diag, v):
     print("change against the joint head:")
     print("\n".join(v["lines"]))
     print(v["summary"])
-    tied = diag["cv_taus_tied_at_best"]
-    print(f"tau by CV on training features: {diag['cv_tau']:.1f} "
-          f"(best CV score {100 * max(diag['cv_curve']):.1f}%, tied by {len(tied)} of {len(TAUS)} "
-          f"values: {tied if len(tied) < 8 else f'{tied[0]} .. {tied[-1]}'}); "
-          f"diagnostic only: test would pick {diag['test_best_tau_diagnostic_only']:.1f}")
+    tied, taus = diag["cv_taus_tied_at_best"], np.asarray(diag["taus"])
+    print(f"tau by {diag['cv_folds']}-fold pipeline CV (backbone re-trained per fold, "
+          f"{diag['cv_seconds']:.0f}s): {diag['cv_tau']:.1f} (best CV score "
+          f"{100 * max(diag['cv_curve']):.1f}%, tied by {len(tied)} of {len(taus)} values); "
+          f"CV on the cached training features would pick "
+          f"{diag['feature_cv_tau_diagnostic_only']:.1f}; diagnostic only: test would pick "
+          f"{diag['test_best_tau_diagnostic_only']:.1f}")
     print(f"joint head balanced accuracy: train {100 * diag['joint_train_balanced_acc']:.1f}% vs "
           f"test {100 * diag['joint_test_balanced_acc']:.1f}%")
-    print("tau:        " + " ".join(f"{t:5.1f}" for t in TAUS[::2]))
-    for key, label in (("cv_curve", "CV (train)"), ("train_curve", "train"),
-                       ("test_curve_diagnostic_only", "test*")):
-        print(f"{label:<11} " + " ".join(f"{100 * s:5.1f}" for s in diag[key][::2]))
+    step = 2 if len(taus) > 11 else 1
+    print("tau:          " + " ".join(f"{t:5.1f}" for t in taus[::step]))
+    for key, label in (("cv_curve", "pipeline CV"), ("feature_cv_curve_diagnostic_only",
+                                                     "feature CV"),
+                       ("train_curve", "train"), ("test_curve_diagnostic_only", "test*")):
+        print(f"{label:<13} " + " ".join(f"{100 * s:5.1f}" for s in diag[key][::step]))
     print("(* test curve shown for diagnosis only; tau is chosen by the CV row)")
 
 
@@ -353,7 +381,7 @@ def run(args):
         bb = Backbone(**params).fit(d.X_train, d.y_train)
         fit_s = time.perf_counter() - t0
         rows, diag = heads_quality("digits", bb, fit_s, d.X_train, d.y_train, d.X_test, d.y_test,
-                                   DIGITS_SGD, cache, args.quick)
+                                   DIGITS_SGD, cache, args.quick, params, 3 if args.quick else 5)
         v = verdict(rows)
         print_quality(f"digits-LT, train counts {d.class_counts.tolist()}, MLP backbone "
                       f"{params['max_epochs']} epochs (IB, CE), stage-2 SGD {DIGITS_SGD}",
@@ -379,8 +407,9 @@ def run(args):
             t0 = time.perf_counter()
             fbb = Backbone(**params).fit(X, y)
             fit_s = time.perf_counter() - t0
+            # 3 folds: each is a 20-epoch CNN training (about 40 s on 2 cores).
             rows, diag = heads_quality("fashion", fbb, fit_s, X, y, X_te, y_te, FASHION_SGD,
-                                       cache, args.quick)
+                                       cache, args.quick, params, 3)
             v = verdict(rows)
             print_quality(f"{source}{' (every 5th image)' if args.quick else ''}, train counts "
                           f"{np.bincount(y).tolist()}, small CNN {params['max_epochs']} epochs "
@@ -402,14 +431,17 @@ def run(args):
     load = load_average()
     s = crt_speed(speed_bb, speed_X, speed_y, epochs=10, reps=1 if args.quick else 3, sgd=sgd)
     s.update(data=where, load_average_at_start=load)
+    verdict_20x = "met" if s["ratio_vs_head_only"] >= 20 else "NOT met"
     print(f"\ncRT-SGD, 10 epochs, {where}, {s['n_images']} training images (median of "
           f"{s['reps']}):\n"
-          f"  cached features: {s['cached_s']:.2f}s (one transform pass {s['one_transform_s']:.2f}s "
-          f"+ head {s['head_only_s']:.2f}s)\n"
-          f"  backbone re-run every epoch: {s['rerun_backbone_s']:.2f}s\n"
-          f"  ratio {s['ratio']:.1f}x end to end (bounded by the {s['epochs']} epochs, target "
-          f">= 20x); {s['ratio_vs_head_only']:.0f}x for each further head fit once features "
-          f"are cached; max |coef difference| between the sides {s['max_abs_coef_diff_between_sides']:.1e}")
+          f"  stage 2 on cached features (the head fit): {s['head_only_s']:.2f}s\n"
+          f"  official recipe, frozen backbone re-run every epoch: {s['rerun_backbone_s']:.2f}s\n"
+          f"  ratio {s['ratio_vs_head_only']:.0f}x (target >= 20x: {verdict_20x})\n"
+          f"  counting the one-off feature extraction ({s['one_transform_s']:.2f}s, shared by "
+          f"every head and search candidate that reuses the cached features): "
+          f"{s['ratio']:.1f}x, which cannot exceed the {s['epochs']} epochs\n"
+          f"  max |coef difference| between the sides {s['max_abs_coef_diff_between_sides']:.1e}")
+    s["target_20x_stage2_on_cached_features"] = verdict_20x
     result["crt_speed"] = s
     save()
 
