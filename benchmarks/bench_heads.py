@@ -29,7 +29,7 @@
     python benchmarks/bench_heads.py [--quick] [--threads N] [--no-wait]
 
 The full run waits (up to 12 minutes) for a quiet machine before timing, then
-takes about 5 minutes on 2 idle cores; --quick (smaller budgets, a fifth of
+takes about 8 minutes on 2 idle cores; --quick (smaller budgets, a fifth of
 Fashion-MNIST, 5 tau x 3 folds) only checks the plumbing.
 """
 

@@ -79,7 +79,14 @@ class NCMClassifier(BaseHead):
         ``metric`` at fit time (always computed: it costs one scalar search).
         Training features of a network that fits its training set are more
         separable than test features, so this temperature errs on the
-        confident side; a number chosen on held-out data does better.
+        confident side, and when every training sample is nearest its own
+        class mean the NLL has no interior minimum and the search ends near
+        its lower bound. A number chosen on held-out data does better.
+        (``benchmarks/bench_heads.py``: on Fashion-MNIST-LT features "auto"
+        lowers the test NLL from 1.74 at temperature 1 to 0.50, the best
+        temperature in hindsight giving 0.41; on digits-LT, whose training
+        features are separated, it reaches ECE 0.06 but NLL 1.98, against
+        1.78 at temperature 1 and 0.22 at the best temperature.)
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
