@@ -1,6 +1,6 @@
 """Stage-2 heads on cached features (Kang et al. 2020; Menon et al. 2021), and what caching saves.
 
-1. Quality. Two feature sets, each from a backbone trained instance-balanced
+1. Quality. Three feature sets, each from a backbone trained instance-balanced
    with plain cross-entropy, features computed once and cached as .npy files in
    a temporary folder (outside the repository):
 
@@ -10,7 +10,10 @@
    (b) Fashion-MNIST-LT IF=100 (n_max=6000: 14,886 train images, 8 many /
        2 medium / 0 few-shot classes, so "few" is NaN and "medium" is the
        tail), small CNN, the stage-1 recipe of bench_backbone_quality.py
-       (20 epochs, cosine) -- skipped with a message if the files are absent.
+       (20 epochs, cosine) -- skipped with a message if the files are absent;
+   (c) the same profile from n_max=1000 (2,478 train images, counts 1000 .. 10:
+       5 many / 3 medium / 2 few-shot classes), same backbone recipe, stage-2
+       SGD batch 128 / lr 0.05 / 20 epochs.
 
    Rows: joint head (``Backbone.predict_proba``), cRT (L-BFGS), cRT (SGD), NCM,
    tau-norm (tau chosen by k-fold CV of the Backbone + TauNormClassifier
@@ -74,6 +77,10 @@ FASHION_BACKBONE = dict(module="cnn", max_epochs=20, batch_size=128, lr=0.1, mom
 # hundred steps (as the LWS docstring advises for small data).
 DIGITS_SGD = dict(batch_size=64, lr=0.025, epochs=30)
 FASHION_SGD = dict()
+# Fashion-MNIST-LT from n_max=1000 (2,478 images: 5 batches of 512): batch 128,
+# lr scaled linearly (0.2 * 128 / 512), 20 epochs, so that cRT and LWS take
+# about 400 steps.
+FASHION_1000_SGD = dict(batch_size=128, lr=0.05, epochs=20)
 
 COLUMNS = [("method", "method", ""), ("many", "many %", ".1f"), ("medium", "medium %", ".1f"),
            ("few", "few %", ".1f"), ("all", "all %", ".1f"), ("nll", "NLL", ".3f"),
@@ -391,15 +398,20 @@ def run(args):
                                "verdict": v, "load_average_at_start": load}
         save()
 
-        # 1b. Fashion-MNIST-LT
-        try:
-            X, y, X_te, y_te, source = fashion_mnist_lt(100, n_max=6000)
-        except SystemExit as exc:
-            X = None
-            print(f"\nFashion-MNIST-LT skipped: {exc}")
-            result["fashion_mnist_lt"] = {"skipped": str(exc)}
-        if X is not None:
-            if args.quick:
+        # 1b. Fashion-MNIST-LT, the backbone issue's data set (no few-shot
+        # class), and 1c. the same profile from a 1000-image head, whose two
+        # last classes (16 and 10 images) make a few-shot split.
+        speed = None
+        for key, n_max, sgd in (("fashion_mnist_lt", 6000, FASHION_SGD),
+                                ("fashion_mnist_lt_1000", 1000, FASHION_1000_SGD)):
+            try:
+                X, y, X_te, y_te, source = fashion_mnist_lt(100, n_max=n_max)
+            except SystemExit as exc:
+                print(f"\nFashion-MNIST-LT skipped: {exc}")
+                result[key] = {"skipped": str(exc)}
+                continue
+            thinned = args.quick and n_max == 6000  # n_max=1000 is small already
+            if thinned:
                 X, y, X_te, y_te = X[::5], y[::5], X_te[::5], y_te[::5]
             params = dict(FASHION_BACKBONE, max_epochs=2 if args.quick else 20,
                           warmup_epochs=1 if args.quick else 2)
@@ -407,27 +419,27 @@ def run(args):
             t0 = time.perf_counter()
             fbb = Backbone(**params).fit(X, y)
             fit_s = time.perf_counter() - t0
-            # 3 folds: each is a 20-epoch CNN training (about 40 s on 2 cores).
-            rows, diag = heads_quality("fashion", fbb, fit_s, X, y, X_te, y_te, FASHION_SGD,
+            # 3 folds: each is a 20-epoch CNN training (about 40 s on 2 cores
+            # for n_max=6000).
+            rows, diag = heads_quality(key, fbb, fit_s, X, y, X_te, y_te, sgd,
                                        cache, args.quick, params, 3)
             v = verdict(rows)
-            print_quality(f"{source}{' (every 5th image)' if args.quick else ''}, train counts "
+            print_quality(f"{source}{' (every 5th image)' if thinned else ''}, train counts "
                           f"{np.bincount(y).tolist()}, small CNN {params['max_epochs']} epochs "
-                          "(IB, CE), stage-2 SGD: library defaults (batch 512, lr 0.2)",
+                          f"(IB, CE), stage-2 SGD: {sgd or 'library defaults (batch 512, lr 0.2)'}",
                           rows, diag, v)
-            result["fashion_mnist_lt"] = {"data": source, "train_counts": np.bincount(y).tolist(),
-                                          "backbone": params, "stage2_sgd": "library defaults",
-                                          "rows": rows, "tau_diagnostics": diag, "verdict": v,
-                                          "load_average_at_start": load}
+            result[key] = {"data": source, "train_counts": np.bincount(y).tolist(),
+                           "backbone": params, "stage2_sgd": sgd or "library defaults",
+                           "rows": rows, "tau_diagnostics": diag, "verdict": v,
+                           "load_average_at_start": load}
             save()
+            if speed is None:
+                speed = (fbb, X, y, "Fashion-MNIST-LT, small CNN", sgd)
 
     # 2a. cRT: cached features vs. the backbone re-run every epoch
-    if X is not None:
-        speed_bb, speed_X, speed_y, where = fbb, X, y, "Fashion-MNIST-LT, small CNN"
-        sgd = FASHION_SGD
-    else:
-        speed_bb, speed_X, speed_y, where = bb, d.X_train, d.y_train, "digits-LT, MLP"
-        sgd = DIGITS_SGD
+    if speed is None:
+        speed = (bb, d.X_train, d.y_train, "digits-LT, MLP", DIGITS_SGD)
+    speed_bb, speed_X, speed_y, where, sgd = speed
     load = load_average()
     s = crt_speed(speed_bb, speed_X, speed_y, epochs=10, reps=1 if args.quick else 3, sgd=sgd)
     s.update(data=where, load_average_at_start=load)
