@@ -5,6 +5,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from skorch.exceptions import DeviceWarning
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -180,7 +181,10 @@ def test_string_labels_and_pandas(blobs):
     labels = np.array(["cat", "dog", "emu"])[y]
     bb = _tiny(max_epochs=5).fit(pd.DataFrame(X, columns=list("abcde")), labels)
     assert list(bb.classes_) == ["cat", "dog", "emu"]
-    assert set(bb.predict(X[:10])) <= set(bb.classes_)
+    assert set(bb.predict(pd.DataFrame(X[:10], columns=list("abcde")))) <= set(bb.classes_)
+    # scikit-learn's convention: a plain array after a named fit is accepted, with a warning.
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        assert set(bb.predict(X[:10])) <= set(bb.classes_)
     np.testing.assert_array_equal(bb.feature_names_in_, list("abcde"))
 
 
@@ -206,7 +210,8 @@ def test_cuda_marked_model_loads_on_cpu_only_machine(blobs):
     buf = io.BytesIO()
     joblib.dump(bb, buf)
     buf.seek(0)
-    with pytest.warns(UserWarning, match="no CUDA devices"):
+    with pytest.warns(UserWarning, match="no CUDA devices"), \
+            pytest.warns(DeviceWarning, match="device .cuda. is not available"):
         loaded = joblib.load(buf)
     assert torch.device(loaded.net_.device).type == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
