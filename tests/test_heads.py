@@ -1,6 +1,7 @@
 """Stage-2 heads and the shared feature trainer, checked against their formulas."""
 
 import math
+import warnings
 
 import joblib
 import numpy as np
@@ -580,6 +581,20 @@ def test_trainer_stacked_features_callback_and_verbose(capsys):
     assert len(hist["loss"]) == 3
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 3 and out[0].startswith("epoch   1/10  loss ")
+
+
+def test_sgd_heads_warn_when_the_budget_is_a_handful_of_steps(skewed):
+    X, y, *_ = skewed  # 675 samples: the ImageNet-LT batch of 512 is 2 steps per epoch
+    with pytest.warns(ConvergenceWarning, match=r"Only 10 SGD steps in all \(5 epochs of 675 "):
+        LWSClassifier(random_state=0).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="Only 20 SGD steps"):
+        CRTClassifier(solver="sgd", random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        # ceil(675 / 64) = 11 steps per epoch: 4 epochs (44) warn, 5 (55) do not.
+        LWSClassifier(batch_size=64, epochs=5, random_state=0).fit(X, y)
+        with pytest.raises(ConvergenceWarning, match="Only 44 SGD steps"):
+            LWSClassifier(batch_size=64, epochs=4, random_state=0).fit(X, y)
 
 
 def test_trainer_errors():

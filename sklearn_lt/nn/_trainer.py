@@ -10,10 +10,12 @@ DataLoader, whose per-sample Python overhead would dominate.
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
 
 from ..utils import resolve_device, torch_generator
 from ._samplers import epoch_order, make_sampler
@@ -110,6 +112,13 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     FloatingPointError
         If a batch loss is not finite (learning rate too high, or bad features).
 
+    Warns
+    -----
+    ConvergenceWarning
+        When the run takes fewer than 50 SGD steps in all. The stage-2
+        defaults (batch 512) come from ImageNet-LT; on a few hundred samples
+        they give one step per epoch, too few to move the head.
+
     Notes
     -----
     With ``random_state`` fixed the run is deterministic on CPU; initialising
@@ -122,9 +131,9 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     >>> X = np.r_[np.random.RandomState(0).randn(40, 2) + 2, np.random.RandomState(1).randn(8, 2) - 2]
     >>> y = np.r_[np.zeros(40, dtype=np.int64), np.ones(8, dtype=np.int64)]
     >>> lin = torch.nn.Linear(2, 2)
-    >>> hist = train_module(lin, X, y, epochs=5, batch_size=16, lr=0.1, random_state=0)
+    >>> hist = train_module(lin, X, y, epochs=20, batch_size=16, lr=0.1, random_state=0)
     >>> len(hist["loss"]), bool(hist["loss"][-1] < hist["loss"][0])
-    (5, True)
+    (20, True)
     """
     device = resolve_device(device)
     if not isinstance(epochs, numbers.Integral) or epochs < 1:
@@ -157,6 +166,7 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
             generator = torch_generator(random_state)
         index_sampler = make_sampler(sampler, y_np, total_epochs=epochs, generator=generator)
     loss_fn = _default_loss if loss_fn is None else loss_fn
+    _warn_if_few_steps(index_sampler, epochs, batch_size)
 
     history = {"loss": [], "lr": [], "time": []}
     module.train()
@@ -199,3 +209,21 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     finally:
         module.eval()
     return history
+
+
+FEW_STEPS = 50
+
+
+def _warn_if_few_steps(index_sampler, epochs, batch_size):
+    try:
+        per_epoch = len(index_sampler)
+    except TypeError:  # a sampler without a length: nothing to judge
+        return
+    steps = epochs * math.ceil(per_epoch / batch_size)
+    if steps < FEW_STEPS:
+        warnings.warn(
+            f"Only {steps} SGD steps in all ({epochs} epochs of {per_epoch} draws in batches "
+            f"of {batch_size}): too few to train the head. For small data lower batch_size "
+            "(scaling lr with it) or raise epochs.",
+            ConvergenceWarning, stacklevel=3,
+        )
