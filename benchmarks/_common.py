@@ -200,15 +200,21 @@ def wait_for_quiet_machine(max_load=1.5, *, done_file=None, poll_s=30, timeout_s
     """Wait before timing until the machine is quiet enough to measure.
 
     Returns as soon as the 1-minute load average is below ``max_load``, or
-    ``done_file`` (another benchmark's result) exists and, if it is JSON with a
-    ``"complete"`` key, says it is complete, or ``timeout_s`` has passed --
+    ``done_file`` (another benchmark's result) is written *during the wait* and,
+    if it is JSON with a ``"complete"`` key, says it is complete (a result left
+    by an earlier run says nothing about the load now), or ``timeout_s`` has
+    passed --
     whichever comes first. Polls every ``poll_s`` seconds. Returns a dict with
     the seconds waited, the reason and the load average then, for the JSON.
     """
     import time
 
+    started = time.time()
+
     def finished():
         if done_file is None or not Path(done_file).is_file():
+            return False
+        if Path(done_file).stat().st_mtime < started:
             return False
         try:
             payload = json.loads(Path(done_file).read_text())
