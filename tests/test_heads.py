@@ -163,6 +163,18 @@ def test_ncm_auto_temperature_minimises_class_balanced_training_nll():
     np.testing.assert_array_equal(ncm.predict(x), pred)
 
 
+def test_ncm_auto_temperature_follows_a_metric_changed_after_fit():
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 4)
+    y = rng.randint(0, 3, 200)
+    X[y == 1] += 1.0
+    switched = NCMClassifier().fit(X, y).set_params(metric="cosine")
+    refit = NCMClassifier(metric="cosine").fit(X, y)
+    assert switched.temperatures_["cosine"] == refit.temperature_
+    assert switched.temperature_ != refit.temperature_  # fitted for euclidean
+    np.testing.assert_allclose(switched.predict_proba(X), refit.predict_proba(X))
+
+
 def test_ncm_auto_temperature_stays_finite_on_separated_classes():
     X = np.array([[0.0], [0.1], [10.0], [10.1]])
     ncm = NCMClassifier(normalize=None).fit(X, [0, 0, 1, 1])
@@ -584,17 +596,31 @@ def test_trainer_stacked_features_callback_and_verbose(capsys):
 
 
 def test_sgd_heads_warn_when_the_budget_is_a_handful_of_steps(skewed):
-    X, y, *_ = skewed  # 675 samples: the ImageNet-LT batch of 512 is 2 steps per epoch
-    with pytest.warns(ConvergenceWarning, match=r"Only 10 SGD steps in all \(5 epochs of 675 "):
+    # Counts [600, 60, 15]: a class-aware epoch is 3 * 600 = 1800 draws (the
+    # official sampler's length), 4 batches of the ImageNet-LT 512.
+    X, y, *_ = skewed
+    with pytest.warns(ConvergenceWarning, match=r"Only 20 SGD steps in all \(5 epochs of 1800 "):
         LWSClassifier(random_state=0).fit(X, y)
-    with pytest.warns(ConvergenceWarning, match="Only 20 SGD steps"):
+    with pytest.warns(ConvergenceWarning, match="Only 40 SGD steps"):
         CRTClassifier(solver="sgd", random_state=0).fit(X, y)
+    # Other samplers keep n_samples = 675 draws per epoch: 2 batches.
+    with pytest.warns(ConvergenceWarning, match=r"Only 10 SGD steps in all \(5 epochs of 675 "):
+        LWSClassifier(sampler="sqrt", random_state=0).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        # ceil(675 / 64) = 11 steps per epoch: 4 epochs (44) warn, 5 (55) do not.
-        LWSClassifier(batch_size=64, epochs=5, random_state=0).fit(X, y)
-        with pytest.raises(ConvergenceWarning, match="Only 44 SGD steps"):
-            LWSClassifier(batch_size=64, epochs=4, random_state=0).fit(X, y)
+        # ceil(1800 / 128) = 15 steps per epoch: 3 epochs (45) warn, 4 (60) do not.
+        LWSClassifier(batch_size=128, epochs=4, random_state=0).fit(X, y)
+        with pytest.raises(ConvergenceWarning, match="Only 45 SGD steps"):
+            LWSClassifier(batch_size=128, epochs=3, random_state=0).fit(X, y)
+
+
+def test_crt_sgd_leaves_the_global_torch_rng_alone(skewed):
+    X, y, *_ = skewed
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    CRTClassifier(solver="sgd", epochs=1, random_state=0).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
 
 
 def test_trainer_errors():

@@ -217,3 +217,43 @@ def test_imblearn_sampler_checks(estimator, check):
 
 def test_imblearn_param_validation():
     check_param_validation("PowerResampler", PowerResampler(random_state=0))
+
+
+def test_source_counts_kept_and_used_by_shot_scorers_in_a_pipeline():
+    from sklearn_lt.heads import NCMClassifier
+    from sklearn_lt.metrics import make_shot_scorer
+    from sklearn_lt.utils import class_counts_of
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [300, 30, 3])
+    X = rng.randn(y.shape[0], 3) + 3 * y[:, None]
+    pipe = make_pipeline(PowerResampler(q=0.0, random_state=0), NCMClassifier()).fit(X, y)
+    assert pipe[-1].class_counts_.tolist() == [111, 111, 111]  # what the head saw
+    classes, counts = class_counts_of(pipe)
+    assert counts.tolist() == [300, 30, 3] and classes.tolist() == [0, 1, 2]
+    # With the source counts class 2 is few-shot and class 1 medium; with the
+    # resampled ones all three would be "many" and "few" would be NaN.
+    pred = pipe.predict(X)
+    few = make_shot_scorer("few")(pipe, X, y)
+    assert few == pytest.approx(np.mean(pred[y == 2] == 2))
+    assert np.isfinite(few)
+
+
+def test_fit_forgets_indices_of_an_earlier_fit_resample():
+    y = np.array([0] * 8 + [1] * 2)
+    X = np.arange(10)[:, None]
+    sampler = PowerResampler(q=0.0, random_state=0)
+    sampler.fit_resample(X, y)
+    assert sampler.sample_indices_.shape == (10,)
+    sampler.fit(X[:6], y[[0, 1, 2, 3, 8, 9]])
+    assert not hasattr(sampler, "sample_indices_")
+    assert sampler.class_counts_.tolist() == [4, 2]
+
+
+def test_power_probabilities_do_not_overflow_for_large_q():
+    p = power_class_probabilities([50, 49], 200)
+    expected = np.array([1.0, (49 / 50) ** 200]) / (1 + (49 / 50) ** 200)
+    np.testing.assert_allclose(p, expected, rtol=1e-12)
+    X_res, y_res = PowerResampler(q=200, n_samples=1000, random_state=0).fit_resample(
+        np.zeros((99, 1)), np.repeat([0, 1], [50, 49]))
+    assert np.bincount(y_res).tolist() == [983, 17]

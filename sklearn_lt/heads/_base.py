@@ -144,6 +144,19 @@ class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return self.classes_[np.argmax(z, axis=1)]
 
 
+def epoch_draws(sampler, counts):
+    """Draws per stage-2 epoch: ``K * max_j n_j`` for class-aware sampling.
+
+    That is the epoch of Kang et al.'s ``ClassAwareSampler`` (every class
+    visited as often as the largest class has samples), which their stage-2
+    epoch counts (cRT 10, LWS 5) assume; ``None`` (``n_samples``) for the other
+    strategies.
+    """
+    if isinstance(sampler, str) and sampler == "class":
+        return int(counts.shape[0] * counts.max())
+    return None
+
+
 # Shared by the heads built on a joint linear head (TauNorm, LWS, LogitAdjusted).
 JOINT_HEAD_CONSTRAINTS = {
     "joint_head": "no_validation",  # checked in fit, with shape-aware messages

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..nn._trainer import train_module
 from ..utils import torch_generator
-from ._base import SGD_CONSTRAINTS, BaseHead
+from ._base import SGD_CONSTRAINTS, BaseHead, epoch_draws
 from ._linear import cached_linear_head
 
 _SAMPLER_Q = {"instance": 1.0, "sqrt": 0.5, "class": 0.0}
@@ -35,7 +35,8 @@ class CRTClassifier(BaseHead):
       plus ``||W||^2 / (2 C)`` is minimised with L-BFGS
       (:func:`fit_linear_head`). SGD's weight decay ``wd`` on the mean loss
       is the penalty ``C = 1 / (wd * n)``, which is what ``C=None`` (the
-      default) uses, so both solvers share one objective; L-BFGS reaches its
+      default) uses, so both solvers share one objective (up to the bias,
+      which SGD's weight decay also shrinks and L-BFGS leaves unpenalised); L-BFGS reaches its
       optimum, SGD approaches it in its few epochs. (A weak penalty such as
       ``C=1`` lets the re-weighted tail overfit: on Fashion-MNIST-LT
       features it costs 0.7 points of balanced accuracy and raises the test
@@ -54,7 +55,9 @@ class CRTClassifier(BaseHead):
     tol : float, default=1e-4
         L-BFGS gradient tolerance (``solver="lbfgs"``).
     epochs : int, default=10
-        Passes of ``n_samples`` sampled indices (``solver="sgd"``).
+        Stage-2 epochs (``solver="sgd"``). With ``sampler="class"`` an epoch is
+        ``n_classes * max_j n_j`` draws, the epoch of the official
+        class-aware sampler; ``n_samples`` draws with the other samplers.
     batch_size : int, default=512
         (``solver="sgd"``).
     lr : float, default=0.2
@@ -176,7 +179,9 @@ class CRTClassifier(BaseHead):
     def _fit_sgd(self, X, y_enc, counts):
         generator = torch_generator(self.random_state)
         n_features, n_classes = X.shape[1], counts.shape[0]
-        linear = torch.nn.Linear(n_features, n_classes)
+        # Built on the meta device and then allocated, so that torch's own
+        # initialisation does not draw from (and advance) the global RNG.
+        linear = torch.nn.Linear(n_features, n_classes, device="meta").to_empty(device="cpu")
         # nn.Linear's default bound 1/sqrt(fan_in), drawn from our generator so
         # that random_state makes the fit repeatable.
         bound = 1.0 / np.sqrt(n_features)
@@ -187,6 +192,7 @@ class CRTClassifier(BaseHead):
             linear, X, y_enc, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             momentum=self.momentum, weight_decay=self.weight_decay, sampler=self.sampler,
             generator=generator, device=self.device, verbose=self.verbose,
+            num_samples=epoch_draws(self.sampler, counts),
         )
         return {
             "coef_": linear.weight.detach().cpu().double().numpy(),

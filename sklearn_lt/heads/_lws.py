@@ -11,6 +11,7 @@ from ._base import (
     SGD_CONSTRAINTS,
     BaseHead,
     JointHeadMixin,
+    epoch_draws,
 )
 
 
@@ -41,9 +42,10 @@ class LWSClassifier(JointHeadMixin, BaseHead):
     The scale multiplies the bias too, as in the official implementation. The
     defaults follow its ImageNet-LT config: 5 epochs, SGD lr 0.2, momentum
     0.9, weight decay 5e-4, batch 512, cosine schedule, class-aware sampler,
-    run by :func:`sklearn_lt.nn._trainer.train_module`. An epoch is
-    ``n_samples`` draws, so on small data lower ``batch_size`` or raise
-    ``epochs`` to take enough steps.
+    run by :func:`sklearn_lt.nn.train_module`. With ``sampler="class"`` an
+    epoch is ``n_classes * max_j n_j`` draws, the official class-aware
+    sampler's epoch (``n_samples`` with the other samplers); on small data
+    lower ``batch_size`` or raise ``epochs`` to take enough steps.
 
     Parameters
     ----------
@@ -141,6 +143,7 @@ class LWSClassifier(JointHeadMixin, BaseHead):
             momentum=self.momentum, weight_decay=self.weight_decay, sampler=self.sampler,
             generator=torch_generator(self.random_state),
             device=self.device, verbose=self.verbose,
+            num_samples=epoch_draws(self.sampler, counts),
         )
         scales = module.scales.detach().cpu().double().numpy()
         return {

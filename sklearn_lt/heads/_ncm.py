@@ -77,6 +77,10 @@ class NCMClassifier(BaseHead):
     temperature_ : float
         Temperature minimising the class-balanced training NLL for the
         ``metric`` at fit time (always computed: it costs one scalar search).
+    temperatures_ : dict
+        The same for both metrics, ``{"euclidean": t, "cosine": t}``, so that
+        ``temperature="auto"`` stays right when ``metric`` is changed after
+        fit.
         Training features of a network that fits its training set are more
         separable than test features, so this temperature errs on the
         confident side, and when every training sample is nearest its own
@@ -135,14 +139,16 @@ class NCMClassifier(BaseHead):
         sums = np.zeros((classes.shape[0], X.shape[1]))
         np.add.at(sums, y_enc, Z)
         centroids = sums / counts[:, None]
-        scores = _scores(Z, centroids, self.metric)
+        temperatures = {metric: _fit_temperature(_scores(Z, centroids, metric), y_enc, counts)
+                        for metric in ("euclidean", "cosine")}
         return {
             "center_": center,
             "centroids_": centroids,
             # The fitted transform, kept so that set_params(normalize=...) after
             # fit cannot silently mismatch the stored centroids.
             "normalize_": self.normalize,
-            "temperature_": _fit_temperature(scores, y_enc, counts),
+            "temperature_": temperatures[self.metric],
+            "temperatures_": temperatures,
         }
 
     def _logits(self, X):
@@ -151,7 +157,7 @@ class NCMClassifier(BaseHead):
         return _scores(Z, self.centroids_, self.metric)
 
     def _proba_logits(self, logits):
-        t = self.temperature_ if self.temperature == "auto" else self.temperature
+        t = self.temperatures_[self.metric] if self.temperature == "auto" else self.temperature
         return logits / t
 
 

@@ -162,7 +162,8 @@ class ClassAwareSampler(_ClassQueueSampler):
     and sets the epoch to ``C * max_j n_j`` draws, classes are drawn
     independently (the ``p_j = 1 / C`` of the paper) and an epoch has
     ``num_samples`` draws, ``n`` by default, so that epochs of all strategies
-    have the same length.
+    have the same length. (The stage-2 heads pass ``C * max_j n_j``, so that
+    their epoch counts mean what the paper's do.)
 
     Parameters
     ----------

@@ -40,11 +40,11 @@ def _default_loss(logits, yb, idx):
 def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size=512, lr=0.2,
                  momentum=0.9, weight_decay=5e-4, nesterov=False, sampler="class",
                  schedule="cosine", random_state=None, generator=None, device="cpu",
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, num_samples=None):
     """Train the trainable parameters of ``module`` on fixed features with SGD.
 
-    Each epoch draws ``len(sampler)`` indices (``N`` for the built-in
-    strategies), cuts them into mini-batches of ``batch_size`` (the last one may
+    Each epoch draws ``len(sampler)`` indices (``num_samples``, by default
+    ``N``, for the built-in strategies), cuts them into mini-batches of ``batch_size`` (the last one may
     be smaller) and takes one SGD step per batch. Only parameters with
     ``requires_grad=True`` are optimised, so freezing a parameter is how a
     caller keeps it fixed (LWS freezes the joint head and trains the scales).
@@ -100,6 +100,9 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     callback : callable, default=None
         ``callback(epoch, module, history)`` after each epoch (from 0); a
         return value of ``True`` stops training.
+    num_samples : int, default=None
+        Draws per epoch of a built-in sampler; ``None`` means ``n_samples``.
+        Ignored when ``sampler`` is a Sampler object.
 
     Returns
     -------
@@ -164,7 +167,8 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     else:
         if generator is None:
             generator = torch_generator(random_state)
-        index_sampler = make_sampler(sampler, y_np, total_epochs=epochs, generator=generator)
+        index_sampler = make_sampler(sampler, y_np, total_epochs=epochs, generator=generator,
+                                     num_samples=num_samples)
     loss_fn = _default_loss if loss_fn is None else loss_fn
     _warn_if_few_steps(index_sampler, epochs, batch_size)
 

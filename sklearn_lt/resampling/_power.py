@@ -91,8 +91,17 @@ class PowerResampler(BaseSampler):
         Target number of rows per class after resampling, ``{class: n'_j}``,
         in sorted class order. Unlike imbalanced-learn's over-samplers, whose
         ``sampling_strategy_`` counts the rows *added*, these are totals.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels of the input, sorted.
+    class_counts_ : ndarray of shape (n_classes,)
+        Rows per class in the input, *before* resampling. A classifier after
+        this sampler in a pipeline sees the resampled counts; the shot-split
+        scorers read these instead (:func:`sklearn_lt.utils.class_counts_of`
+        takes the first step of a pipeline that has them), so that "many",
+        "medium" and "few" keep meaning the original training sizes.
     sample_indices_ : ndarray of shape (N,)
-        Row of the input each output row was taken from. Rows kept from the
+        Row of the input each output row was taken from (set by
+        :meth:`fit_resample` only). Rows kept from the
         input come first, in their original order, followed by the added
         rows grouped by class; with ``replacement=True`` all rows are draws,
         grouped by class.
@@ -176,13 +185,13 @@ class PowerResampler(BaseSampler):
         quotas = total * power_class_probabilities(counts, self.q)
         targets = _largest_remainder(quotas, total)
         if np.any(targets == 0):
-            empty = ", ".join(repr(c) for c in classes[targets == 0])
+            empty = ", ".join(repr(c) for c in classes[targets == 0].tolist())
             raise ValueError(
                 f"With q={self.q} and {total} rows in total, class {empty} would "
                 f"receive no rows after resampling. Increase n_samples or lower q."
             )
         strategy = OrderedDict(zip(classes.tolist(), targets.tolist()))
-        return y_encoded, counts, targets, strategy
+        return y_encoded, counts, targets, strategy, classes
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -203,12 +212,15 @@ class PowerResampler(BaseSampler):
             Fitted sampler.
         """
         X, y, _ = self._check_X_y(X, y)
-        *_, strategy = self._target_counts(y)
+        _, counts, _, strategy, classes = self._target_counts(y)
         self.sampling_strategy_ = strategy
+        self.classes_, self.class_counts_ = classes, counts
+        # Indices of an earlier fit_resample would describe other data.
+        self.__dict__.pop("sample_indices_", None)
         return self
 
     def _fit_resample(self, X, y):
-        y_encoded, counts, targets, strategy = self._target_counts(y)
+        y_encoded, counts, targets, strategy, classes = self._target_counts(y)
         rng = check_random_state(self.random_state)
 
         kept, added = [], []
@@ -232,6 +244,7 @@ class PowerResampler(BaseSampler):
         indices = np.concatenate([kept, *added]).astype(np.intp, copy=False)
 
         self.sampling_strategy_ = strategy
+        self.classes_, self.class_counts_ = classes, counts
         self.sample_indices_ = indices
         return _safe_indexing(X, indices), _safe_indexing(y, indices)
 

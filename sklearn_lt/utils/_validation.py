@@ -57,17 +57,22 @@ def power_class_probabilities(counts, q):
         raise ValueError("Class counts must be positive.")
     if q < 0:
         raise ValueError(f"q must be >= 0, got {q}.")
-    w = counts**q
+    # In log space relative to the largest class: counts**q overflows for
+    # large q (e.g. 50**200), while (n_j / n_max)**q only underflows to 0.
+    w = np.exp(q * (np.log(counts) - np.log(counts.max())))
     return w / w.sum()
 
 
 def class_counts_of(estimator):
-    """Training class counts of a fitted estimator or of a Pipeline's last step.
+    """Training class counts of a fitted estimator, Pipeline or search.
 
     Scorers that split accuracy into many/medium/few shots need the class sizes
     seen at fit time; every estimator of this library stores them as
-    ``class_counts_`` (aligned with ``classes_``). Pipelines and search objects
-    are unwrapped to the final estimator.
+    ``class_counts_`` (aligned with ``classes_``). Search objects are unwrapped
+    to their best estimator. In a Pipeline the *first* step that has them
+    wins: a resampler (:class:`~sklearn_lt.resampling.PowerResampler`) or a
+    :class:`~sklearn_lt.Backbone` saw the original training set, while a head
+    after a resampler saw the resampled counts.
     """
     seen = set()
     est = estimator
@@ -78,7 +83,9 @@ def class_counts_of(estimator):
         if hasattr(est, "best_estimator_"):
             est = est.best_estimator_
         elif hasattr(est, "steps"):
-            est = est.steps[-1][1]
+            steps = [step for _, step in est.steps
+                     if hasattr(step, "class_counts_") and hasattr(step, "classes_")]
+            est = steps[0] if steps else est.steps[-1][1]
         elif hasattr(est, "estimator_"):
             est = est.estimator_
         else:
