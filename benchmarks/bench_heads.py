@@ -13,7 +13,7 @@
        (20 epochs, cosine) -- skipped with a message if the files are absent;
    (c) the same profile from n_max=1000 (2,478 train images, counts 1000 .. 10:
        5 many / 3 medium / 2 few-shot classes), same backbone recipe, stage-2
-       SGD batch 128 / lr 0.05 / 20 epochs.
+       SGD batch 128 / lr 0.05 / 5 epochs.
 
    Rows: joint head (``Backbone.predict_proba``), cRT (L-BFGS), cRT (SGD), NCM,
    tau-norm (tau chosen by k-fold CV of the Backbone + TauNormClassifier
@@ -22,9 +22,10 @@
    logit adjustment (tau=1). Columns: many / medium /
    few / all accuracy (%), NLL, ECE and fit time.
 
-2. Speed. (a) cRT-SGD, 10 epochs, on cached features (one transform pass
-   included) against the official recipe's cost, which runs the frozen backbone
-   over the training set every epoch (same trainer, same result); (b)
+2. Speed. (a) cRT-SGD, 10 epochs, on cached features against the official
+   recipe, which runs the frozen backbone on every sampled batch (same trainer,
+   sampler, epoch length and initialisation); the one-off feature extraction is
+   timed too; (b)
    GridSearchCV over 21 tau x 5 folds on raw digits-LT inputs with a
    ``Pipeline(memory=...)`` that caches the fitted Backbone, against the same
    pipeline without memory, counting Backbone fits.
@@ -58,7 +59,8 @@ from sklearn_lt.heads import (CRTClassifier, LogitAdjustedClassifier, LWSClassif
                               NCMClassifier, TauNormClassifier)
 from sklearn_lt.metrics import (expected_calibration_error, make_shot_scorer,
                                 negative_log_likelihood, shot_accuracy)
-from sklearn_lt.nn._trainer import train_module
+from sklearn_lt.heads._base import epoch_draws
+from sklearn_lt.nn import train_module
 from sklearn_lt.utils import torch_generator
 
 TAUS = np.round(np.linspace(0, 2, 21), 10)
@@ -72,15 +74,16 @@ FASHION_BACKBONE = dict(module="cnn", max_epochs=20, batch_size=128, lr=0.1, mom
                         augment="none", device="cpu", random_state=0)
 # Stage-2 SGD (cRT-SGD and LWS). Fashion-MNIST-LT: the official ImageNet-LT
 # config (the library defaults: batch 512, lr 0.2, cRT 10 / LWS 5 epochs).
-# digits-LT has 489 images, fewer than one batch of 512: batch 64 with the lr
-# scaled linearly (0.2 * 64 / 512) and 30 epochs, so that both heads take a few
-# hundred steps (as the LWS docstring advises for small data).
-DIGITS_SGD = dict(batch_size=64, lr=0.025, epochs=30)
+# A class-aware epoch is K * max_j n_j draws (the official sampler's length).
+# digits-LT: 1,440 draws, about 3 batches of 512: batch 64 with the lr scaled
+# linearly (0.2 * 64 / 512) and 10 epochs, so that both heads take about 230
+# steps (as the LWS docstring advises for small data).
+DIGITS_SGD = dict(batch_size=64, lr=0.025, epochs=10)
 FASHION_SGD = dict()
-# Fashion-MNIST-LT from n_max=1000 (2,478 images: 5 batches of 512): batch 128,
-# lr scaled linearly (0.2 * 128 / 512), 20 epochs, so that cRT and LWS take
-# about 400 steps.
-FASHION_1000_SGD = dict(batch_size=128, lr=0.05, epochs=20)
+# Fashion-MNIST-LT from n_max=1000 (10,000 draws per epoch, 20 batches of
+# 512): batch 128, lr scaled linearly (0.2 * 128 / 512), 5 epochs, so that cRT
+# and LWS take about 400 steps.
+FASHION_1000_SGD = dict(batch_size=128, lr=0.05, epochs=5)
 
 COLUMNS = [("method", "method", ""), ("many", "many %", ".1f"), ("medium", "medium %", ".1f"),
            ("few", "few %", ".1f"), ("all", "all %", ".1f"), ("nll", "NLL", ".3f"),
@@ -242,11 +245,39 @@ def print_quality(title, rows, diag, v):
     print("(* test curve shown for diagnosis only; tau is chosen by the CV row)")
 
 
+class _FrozenBackboneHead(torch.nn.Module):
+    """The official cRT forward: frozen backbone on each sampled batch, then the head."""
+
+    def __init__(self, embed_module, linear):
+        super().__init__()
+        self.backbone = embed_module
+        self.linear = linear
+
+    def train(self, mode=True):
+        # Only the head trains; the backbone stays in eval mode (batch-norm
+        # statistics and augmentation as in Backbone.transform), so that both
+        # sides compute the same features.
+        self.training = mode
+        self.linear.train(mode)
+        self.backbone.eval()
+        return self
+
+    def forward(self, x):
+        with torch.no_grad():
+            z = self.backbone.embed(x)
+        return self.linear(z)
+
+
 def crt_speed(bb, X_train, y_train, epochs=10, reps=3, sgd=None):
-    """cRT-SGD on cached features vs. re-running the frozen backbone every epoch."""
+    """cRT-SGD on cached features vs. the official recipe (backbone run on every batch)."""
     params = dict(solver="sgd", epochs=epochs, random_state=0, **(sgd or {}))
-    classes = np.unique(y_train)
+    classes, counts = np.unique(y_train, return_counts=True)
     y_enc = np.searchsorted(classes, y_train)
+    # The images as the network sees them: scaled to [0, 1] here because the
+    # trainer hands float32 batches to the module (embed scales only uint8).
+    X_img = bb._check_X(X_train, reset=False)
+    X_img = torch.from_numpy(X_img.astype(np.float32) / 255.0 if X_img.dtype == np.uint8
+                             else X_img)
     cached, rerun, transform, head_only = [], [], [], []
     for _ in range(reps):  # interleaved so that a change of load hits both sides
         t0 = time.perf_counter()
@@ -258,38 +289,39 @@ def crt_speed(bb, X_train, y_train, epochs=10, reps=3, sgd=None):
         transform.append(t1 - t0)
         head_only.append(t2 - t1)
 
-        # The official recipe: every epoch forwards the training set through the
-        # frozen backbone before the head sees it. Same trainer, hyper-parameters,
-        # initialisation and sampler as CRTClassifier(solver="sgd"); the
-        # callback overwrites the (CPU, aliased) feature tensor for the next epoch.
+        # The official recipe: every sampled batch of images goes through the
+        # frozen backbone before the head sees it. Same trainer, initialisation,
+        # sampler and epoch length (K * max n_j class-aware draws) as
+        # CRTClassifier(solver="sgd").
         t0 = time.perf_counter()
-        feats = torch.from_numpy(bb.transform(X_train))
         generator = torch_generator(0)
-        linear = torch.nn.Linear(feats.shape[1], len(classes))
-        bound = 1.0 / np.sqrt(feats.shape[1])
+        linear = torch.nn.Linear(Z.shape[1], len(classes), device="meta").to_empty(device="cpu")
+        bound = 1.0 / np.sqrt(Z.shape[1])
         with torch.no_grad():
             linear.weight.uniform_(-bound, bound, generator=generator)
             linear.bias.uniform_(-bound, bound, generator=generator)
-
-        def recompute(epoch, module, history):
-            if epoch + 1 < epochs:
-                feats.copy_(torch.from_numpy(bb.transform(X_train)))
-
         p = crt.get_params()
-        train_module(linear, feats, y_enc, epochs=epochs, batch_size=p["batch_size"], lr=p["lr"],
-                     momentum=p["momentum"], weight_decay=p["weight_decay"],
-                     sampler=p["sampler"], generator=generator, device="cpu", callback=recompute)
+        train_module(_FrozenBackboneHead(bb.module_, linear), X_img, y_enc, epochs=epochs,
+                     batch_size=p["batch_size"], lr=p["lr"], momentum=p["momentum"],
+                     weight_decay=p["weight_decay"], sampler=p["sampler"], generator=generator,
+                     device="cpu", num_samples=epoch_draws(p["sampler"], counts))
         rerun.append(time.perf_counter() - t0)
+    bb.module_.eval()
+    # Not bit-identical: the backbone sees batches of 512 sampled images rather
+    # than transform's fixed batches, which changes float summation order.
     diff = float(np.abs(linear.weight.detach().double().numpy() - crt.coef_).max())
     med = {k: statistics.median(v) for k, v in
            (("cached", cached), ("rerun", rerun), ("transform", transform), ("head", head_only))}
+    draws = epoch_draws(p["sampler"], counts) or len(y_train)
     return {
         "epochs": epochs, "reps": reps, "n_images": int(len(y_train)),
+        "draws_per_epoch": int(draws), "steps": int(epochs * np.ceil(draws / p["batch_size"])),
         "cached_s": med["cached"], "rerun_backbone_s": med["rerun"],
         "one_transform_s": med["transform"], "head_only_s": med["head"],
         "ratio": med["rerun"] / med["cached"],
         "ratio_vs_head_only": med["rerun"] / med["head"],
-        "ratio_upper_bound": epochs,  # (E*T + H) / (T + H) < E
+        # (E * D/N * T + H) / (T + H) < E * D / N: D draws per epoch, T a pass over N images
+        "ratio_upper_bound": epochs * draws / len(y_train),
         "all_cached_s": cached, "all_rerun_s": rerun,
         "max_abs_coef_diff_between_sides": diff,
         "stage2_params": {k: p[k] for k in ("batch_size", "lr", "momentum", "weight_decay",
@@ -444,15 +476,20 @@ def run(args):
     s = crt_speed(speed_bb, speed_X, speed_y, epochs=10, reps=1 if args.quick else 3, sgd=sgd)
     s.update(data=where, load_average_at_start=load)
     verdict_20x = "met" if s["ratio_vs_head_only"] >= 20 else "NOT met"
-    print(f"\ncRT-SGD, 10 epochs, {where}, {s['n_images']} training images (median of "
+    verdict_e2e = "met" if s["ratio"] >= 20 else "NOT met"
+    print(f"\ncRT-SGD, {s['epochs']} epochs of {s['draws_per_epoch']} class-aware draws "
+          f"({s['steps']} steps), {where}, {s['n_images']} training images (median of "
           f"{s['reps']}):\n"
           f"  stage 2 on cached features (the head fit): {s['head_only_s']:.2f}s\n"
-          f"  official recipe, frozen backbone re-run every epoch: {s['rerun_backbone_s']:.2f}s\n"
+          f"  official recipe, frozen backbone run on every sampled batch: "
+          f"{s['rerun_backbone_s']:.2f}s\n"
           f"  ratio {s['ratio_vs_head_only']:.0f}x (target >= 20x: {verdict_20x})\n"
-          f"  counting the one-off feature extraction ({s['one_transform_s']:.2f}s, shared by "
-          f"every head and search candidate that reuses the cached features): "
-          f"{s['ratio']:.1f}x, which cannot exceed the {s['epochs']} epochs\n"
+          f"  with the one-off feature extraction ({s['one_transform_s']:.2f}s, shared by "
+          f"every head and search candidate on the same features) charged to this head: "
+          f"{s['ratio']:.1f}x ({verdict_e2e}; bound {s['ratio_upper_bound']:.0f}x = epochs x "
+          f"draws / images)\n"
           f"  max |coef difference| between the sides {s['max_abs_coef_diff_between_sides']:.1e}")
+    s["target_20x_end_to_end"] = verdict_e2e
     s["target_20x_stage2_on_cached_features"] = verdict_20x
     result["crt_speed"] = s
     save()
