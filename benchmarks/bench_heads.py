@@ -60,6 +60,7 @@ from sklearn_lt.heads import (CRTClassifier, LogitAdjustedClassifier, LWSClassif
 from sklearn_lt.metrics import (expected_calibration_error, make_shot_scorer,
                                 negative_log_likelihood, shot_accuracy)
 from sklearn_lt.heads._base import epoch_draws
+from sklearn_lt.heads._crt import init_linear
 from sklearn_lt.nn import train_module
 from sklearn_lt.utils import torch_generator
 
@@ -295,11 +296,7 @@ def crt_speed(bb, X_train, y_train, epochs=10, reps=3, sgd=None):
         # CRTClassifier(solver="sgd").
         t0 = time.perf_counter()
         generator = torch_generator(0)
-        linear = torch.nn.Linear(Z.shape[1], len(classes), device="meta").to_empty(device="cpu")
-        bound = 1.0 / np.sqrt(Z.shape[1])
-        with torch.no_grad():
-            linear.weight.uniform_(-bound, bound, generator=generator)
-            linear.bias.uniform_(-bound, bound, generator=generator)
+        linear = init_linear(Z.shape[1], len(classes), generator)
         p = crt.get_params()
         train_module(_FrozenBackboneHead(bb.module_, linear), X_img, y_enc, epochs=epochs,
                      batch_size=p["batch_size"], lr=p["lr"], momentum=p["momentum"],

@@ -179,15 +179,7 @@ class CRTClassifier(BaseHead):
     def _fit_sgd(self, X, y_enc, counts):
         generator = torch_generator(self.random_state)
         n_features, n_classes = X.shape[1], counts.shape[0]
-        # Built on the meta device and then allocated, so that torch's own
-        # initialisation does not draw from (and advance) the global RNG.
-        linear = torch.nn.Linear(n_features, n_classes, device="meta").to_empty(device="cpu")
-        # nn.Linear's default bound 1/sqrt(fan_in), drawn from our generator so
-        # that random_state makes the fit repeatable.
-        bound = 1.0 / np.sqrt(n_features)
-        with torch.no_grad():
-            linear.weight.uniform_(-bound, bound, generator=generator)
-            linear.bias.uniform_(-bound, bound, generator=generator)
+        linear = init_linear(n_features, n_classes, generator)
         history = train_module(
             linear, X, y_enc, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             momentum=self.momentum, weight_decay=self.weight_decay, sampler=self.sampler,
@@ -203,3 +195,19 @@ class CRTClassifier(BaseHead):
 
     def _logits(self, X):
         return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+
+def init_linear(n_features, n_classes, generator):
+    """A fresh ``nn.Linear`` with torch's default init, drawn from ``generator``.
+
+    Built on the meta device and then allocated, so that torch's own
+    initialisation does not draw from (and advance) the global RNG; the
+    weights use nn.Linear's default bound ``1/sqrt(fan_in)``, so that
+    ``random_state`` makes the fit repeatable.
+    """
+    linear = torch.nn.Linear(n_features, n_classes, device="meta").to_empty(device="cpu")
+    bound = 1.0 / np.sqrt(n_features)
+    with torch.no_grad():
+        linear.weight.uniform_(-bound, bound, generator=generator)
+        linear.bias.uniform_(-bound, bound, generator=generator)
+    return linear
