@@ -3,26 +3,9 @@
 Focal loss (Lin et al., 2017), class-balanced loss with effective-number
 weights (Cui et al., 2019), LDAM with Deferred Re-Weighting (Cao et al., 2019),
 balanced softmax (Ren et al., 2020) and logit-adjusted loss (Menon et al., 2021).
+``LOSSES`` is the registry: for each name, what the loss needs and what head
+it trains (:class:`LossSpec`).
 """
 
-from .nn._losses import (
-    BalancedSoftmaxLoss,
-    ClassBalancedLoss,
-    FocalLoss,
-    LDAMLoss,
-    LogitAdjustedLoss,
-    drw_weights,
-    effective_number_weights,
-    make_loss,
-)
-
-__all__ = [
-    "BalancedSoftmaxLoss",
-    "ClassBalancedLoss",
-    "FocalLoss",
-    "LDAMLoss",
-    "LogitAdjustedLoss",
-    "drw_weights",
-    "effective_number_weights",
-    "make_loss",
-]
+from .nn._losses import *  # noqa: F403  (the registry module defines __all__)
+from .nn._losses import __all__  # noqa: F401

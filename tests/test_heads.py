@@ -25,7 +25,7 @@ from sklearn_lt.heads import (
     TauNormClassifier,
     fit_linear_head,
 )
-from sklearn_lt.nn._trainer import train_module
+from sklearn_lt.nn import train_module
 
 ALL_HEADS = [
     lambda **kw: CRTClassifier(**kw),

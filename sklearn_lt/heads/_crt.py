@@ -2,19 +2,17 @@
 
 from numbers import Integral, Real
 
-import numpy as np
-import torch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..nn._trainer import train_module
-from ..utils import torch_generator
-from ._base import SGD_CONSTRAINTS, BaseHead, epoch_draws
+from ..utils import power_class_probabilities, sampler_exponent
+from ..utils._docstring import Substitution
+from ._base import BaseHead, LinearHeadMixin
 from ._linear import cached_linear_head
+from ._sgd import SGD_CONSTRAINTS, SGD_PARAMS_DOC, SGDHeadMixin, init_linear, linear_coef
 
-_SAMPLER_Q = {"instance": 1.0, "sqrt": 0.5, "class": 0.0}
 
-
-class CRTClassifier(BaseHead):
+@Substitution(sgd_params=SGD_PARAMS_DOC)
+class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     """Classifier re-training (cRT) on fixed features, class-balanced.
 
     Kang et al. (ICLR 2020) keep the representation learned with plain
@@ -55,30 +53,11 @@ class CRTClassifier(BaseHead):
     tol : float, default=1e-4
         L-BFGS gradient tolerance (``solver="lbfgs"``).
     epochs : int, default=10
-        Stage-2 epochs (``solver="sgd"``). With ``sampler="class"`` an epoch is
-        ``n_classes * max_j n_j`` draws, the epoch of the official
-        class-aware sampler; ``n_samples`` draws with the other samplers.
-    batch_size : int, default=512
-        (``solver="sgd"``).
-    lr : float, default=0.2
-        Peak learning rate of the cosine schedule (``solver="sgd"``).
-    momentum : float, default=0.9
-        (``solver="sgd"``).
-    weight_decay : float, default=5e-4
-        (``solver="sgd"``).
-    sampler : {"class", "instance", "sqrt", "progressive"} or float in [0, 1], default="class"
-        Class distribution to re-train under: ``"class"`` (class-balanced, the
-        cRT default), ``"sqrt"``, ``"instance"`` or a power ``q`` with
-        ``p_j ~ n_j^q``. ``"sgd"`` samples it (see
-        :func:`sklearn_lt.nn.make_sampler`); ``"lbfgs"`` uses the equivalent
-        class weights ``n p_j / n_j``. ``"progressive"`` (instance- to
-        class-balanced over the epochs) exists only for ``"sgd"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation and the sampler (``solver="sgd"``).
-    device : str or torch.device, default="cpu"
-        Torch device for ``solver="sgd"``; ``"auto"`` picks CUDA if available.
-    verbose : int, default=0
-        Print one line per epoch (``solver="sgd"``).
+        Stage-2 epochs (``solver="sgd"``; the SGD parameters below apply to
+        that solver). ``solver="lbfgs"`` turns ``sampler`` into the
+        equivalent class weights ``n p_j / n_j`` (``"progressive"`` exists
+        only for ``"sgd"``).
+    {sgd_params}
     memory : None, str or joblib.Memory, default=None
         Caches the L-BFGS fit, as ``Pipeline(memory=...)`` does.
 
@@ -153,15 +132,13 @@ class CRTClassifier(BaseHead):
         return self._fit_sgd(X, y_enc, counts)
 
     def _fit_lbfgs(self, X, y_enc, counts):
-        if self.sampler == "progressive":
+        q = sampler_exponent(self.sampler)
+        if q is None:
             raise ValueError(
                 "sampler='progressive' changes the class distribution every epoch and has "
                 "no fixed-weight equivalent; use solver='sgd' for it."
             )
-        q = _SAMPLER_Q[self.sampler] if isinstance(self.sampler, str) else float(self.sampler)
-        p = counts.astype(np.float64) ** q
-        p /= p.sum()
-        class_weight = y_enc.shape[0] * p / counts
+        class_weight = y_enc.shape[0] * power_class_probabilities(counts, q) / counts
         C = self.C
         if C is None:
             if self.weight_decay == 0:
@@ -177,37 +154,9 @@ class CRTClassifier(BaseHead):
         return {"coef_": coef, "intercept_": intercept, "n_iter_": n_iter}
 
     def _fit_sgd(self, X, y_enc, counts):
-        generator = torch_generator(self.random_state)
-        n_features, n_classes = X.shape[1], counts.shape[0]
-        linear = init_linear(n_features, n_classes, generator)
-        history = train_module(
-            linear, X, y_enc, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            momentum=self.momentum, weight_decay=self.weight_decay, sampler=self.sampler,
-            generator=generator, device=self.device, verbose=self.verbose,
-            num_samples=epoch_draws(self.sampler, counts),
-        )
-        return {
-            "coef_": linear.weight.detach().cpu().double().numpy(),
-            "intercept_": linear.bias.detach().cpu().double().numpy(),
-            "loss_curve_": history["loss"],
-            "n_iter_": len(history["loss"]),
-        }
-
-    def _logits(self, X):
-        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
-
-
-def init_linear(n_features, n_classes, generator):
-    """A fresh ``nn.Linear`` with torch's default init, drawn from ``generator``.
-
-    Built on the meta device and then allocated, so that torch's own
-    initialisation does not draw from (and advance) the global RNG; the
-    weights use nn.Linear's default bound ``1/sqrt(fan_in)``, so that
-    ``random_state`` makes the fit repeatable.
-    """
-    linear = torch.nn.Linear(n_features, n_classes, device="meta").to_empty(device="cpu")
-    bound = 1.0 / np.sqrt(n_features)
-    with torch.no_grad():
-        linear.weight.uniform_(-bound, bound, generator=generator)
-        linear.bias.uniform_(-bound, bound, generator=generator)
-    return linear
+        generator = self._sgd_generator()
+        linear = init_linear(X.shape[1], counts.shape[0], generator)
+        history = self._train_sgd(linear, X, y_enc, generator=generator)
+        coef, intercept = linear_coef(linear)
+        return {"coef_": coef, "intercept_": intercept, "loss_curve_": history["loss"],
+                "n_iter_": len(history["loss"])}

@@ -6,10 +6,13 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, BaseHead, JointHeadMixin
+from ..utils._docstring import Substitution
+from ._base import BaseHead, LinearHeadMixin
+from ._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
 
 
-class LogitAdjustedClassifier(JointHeadMixin, BaseHead):
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC)
+class LogitAdjustedClassifier(JointHeadMixin, LinearHeadMixin, BaseHead):
     """Post-hoc logit adjustment of a jointly trained linear head.
 
     Menon et al. (ICLR 2021): a classifier trained on the long-tailed
@@ -28,7 +31,7 @@ class LogitAdjustedClassifier(JointHeadMixin, BaseHead):
         Strength of the adjustment, ``>= 0``. Read at predict time (as
         :class:`TauNormClassifier` reads its ``tau``), so ``set_params(tau=...)``
         on a fitted model changes the predictions without refitting.
-    {joint_head_doc}
+    {joint_head_params}
 
     Attributes
     ----------
@@ -110,12 +113,3 @@ class LogitAdjustedClassifier(JointHeadMixin, BaseHead):
         check_is_fitted(self)
         self._validate_params()
         return self.joint_intercept_ - float(self.tau) * self.log_prior_
-
-    def _logits(self, X):
-        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
-
-
-if LogitAdjustedClassifier.__doc__:  # None under python -OO
-    LogitAdjustedClassifier.__doc__ = LogitAdjustedClassifier.__doc__.replace(
-        "{joint_head_doc}", JOINT_HEAD_PARAMS_DOC
-    )

@@ -1,18 +1,11 @@
 """Learnable weight scaling, LWS (Kang et al., 2020)."""
 
-import numpy as np
 import torch
 
-from ..nn._trainer import train_module
-from ..utils import torch_generator
-from ._base import (
-    JOINT_HEAD_CONSTRAINTS,
-    JOINT_HEAD_PARAMS_DOC,
-    SGD_CONSTRAINTS,
-    BaseHead,
-    JointHeadMixin,
-    epoch_draws,
-)
+from ..utils._docstring import Substitution
+from ._base import BaseHead, LinearHeadMixin
+from ._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
+from ._sgd import SGD_CONSTRAINTS, SGD_PARAMS_DOC, SGDHeadMixin
 
 
 class _ScaledLinear(torch.nn.Module):
@@ -29,7 +22,8 @@ class _ScaledLinear(torch.nn.Module):
         return torch.addmm(self.bias, x, self.weight.T) * self.scales
 
 
-class LWSClassifier(JointHeadMixin, BaseHead):
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, sgd_params=SGD_PARAMS_DOC)
+class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
     """Learnable weight scaling (LWS) of a jointly trained linear head.
 
     Kang et al. (ICLR 2020) write tau-normalisation as a per-class scale
@@ -49,22 +43,10 @@ class LWSClassifier(JointHeadMixin, BaseHead):
 
     Parameters
     ----------
-    {joint_head_doc}
+    {joint_head_params}
     epochs : int, default=5
-    batch_size : int, default=512
-    lr : float, default=0.2
-        Peak learning rate of the cosine schedule.
-    momentum : float, default=0.9
-    weight_decay : float, default=5e-4
-        Applied to the scales (pulls them towards 0, as in the official code).
-    sampler : {"class", "instance", "sqrt", "progressive"} or float in [0, 1], default="class"
-        Sampling strategy of :func:`sklearn_lt.nn.make_sampler`.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the sampler.
-    device : str or torch.device, default="cpu"
-        ``"auto"`` picks CUDA if available.
-    verbose : int, default=0
-        Print one line per epoch.
+        Stage-2 epochs.
+    {sgd_params}
 
     Attributes
     ----------
@@ -138,13 +120,7 @@ class LWSClassifier(JointHeadMixin, BaseHead):
     def _fit(self, X, y_enc, classes, counts):
         coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
         module = _ScaledLinear(coef, intercept)
-        history = train_module(
-            module, X, y_enc, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            momentum=self.momentum, weight_decay=self.weight_decay, sampler=self.sampler,
-            generator=torch_generator(self.random_state),
-            device=self.device, verbose=self.verbose,
-            num_samples=epoch_draws(self.sampler, counts),
-        )
+        history = self._train_sgd(module, X, y_enc)
         scales = module.scales.detach().cpu().double().numpy()
         return {
             "joint_coef_": coef,
@@ -155,12 +131,3 @@ class LWSClassifier(JointHeadMixin, BaseHead):
             "intercept_": scales * intercept,
             "loss_curve_": history["loss"],
         }
-
-    def _logits(self, X):
-        return np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
-
-
-if LWSClassifier.__doc__:  # None under python -OO
-    LWSClassifier.__doc__ = LWSClassifier.__doc__.replace(
-        "{joint_head_doc}", JOINT_HEAD_PARAMS_DOC
-    )

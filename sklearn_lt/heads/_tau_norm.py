@@ -6,9 +6,13 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, BaseHead, JointHeadMixin
+from ..utils._docstring import Substitution
+from ._base import BaseHead, LinearHeadMixin
+from ._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
 
-class TauNormClassifier(JointHeadMixin, BaseHead):
+
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC)
+class TauNormClassifier(JointHeadMixin, LinearHeadMixin, BaseHead):
     """tau-normalised linear classifier (Kang et al., ICLR 2020).
 
     Rescales each class weight vector of a jointly trained linear head by a
@@ -29,7 +33,7 @@ class TauNormClassifier(JointHeadMixin, BaseHead):
         the fitted state is only the joint head, so ``set_params(tau=...)`` on
         a fitted model changes its predictions without refitting, which is how
         tau is swept on validation data.
-    {joint_head_doc}
+    {joint_head_params}
 
     Attributes
     ----------
@@ -108,12 +112,3 @@ class TauNormClassifier(JointHeadMixin, BaseHead):
     def intercept_(self):
         check_is_fitted(self)
         return np.zeros_like(self.joint_intercept_)
-
-    def _logits(self, X):
-        return np.asarray(X, dtype=np.float64) @ self.coef_.T
-
-
-if TauNormClassifier.__doc__:  # None under python -OO
-    TauNormClassifier.__doc__ = TauNormClassifier.__doc__.replace(
-        "{joint_head_doc}", JOINT_HEAD_PARAMS_DOC
-    )

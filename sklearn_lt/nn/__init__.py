@@ -1,58 +1,17 @@
-"""Torch building blocks: backbones, long-tailed losses, class-aware samplers, augmentation.
+"""Torch building blocks: networks, long-tailed losses, samplers, augmentation, trainer.
 
 Everything here depends on torch only; the scikit-learn estimators built on
-top live elsewhere in the package.
+top live elsewhere in the package. Each submodule declares its public names in
+``__all__``; this package re-exports them all.
 """
 
-from ._augment import CropFlip, random_crop_flip
-from ._losses import (
-    BalancedSoftmaxLoss,
-    ClassBalancedLoss,
-    FocalLoss,
-    LDAMLoss,
-    LogitAdjustedLoss,
-    drw_weights,
-    effective_number_weights,
-    make_loss,
-)
-from ._networks import (
-    MLP,
-    NormedLinear,
-    ResNet10,
-    ResNet32,
-    ResNeXt50,
-    SmallCNN,
-    make_network,
-)
-from ._trainer import train_module
-from ._samplers import (
-    ClassAwareSampler,
-    PowerSampler,
-    ProgressivelyBalancedSampler,
-    make_sampler,
-)
+from . import _augment, _losses, _networks, _samplers, _schedule, _trainer
+from ._augment import *  # noqa: F403
+from ._losses import *  # noqa: F403
+from ._networks import *  # noqa: F403
+from ._samplers import *  # noqa: F403
+from ._schedule import *  # noqa: F403
+from ._trainer import *  # noqa: F403
 
-__all__ = [
-    "BalancedSoftmaxLoss",
-    "ClassAwareSampler",
-    "ClassBalancedLoss",
-    "CropFlip",
-    "FocalLoss",
-    "LDAMLoss",
-    "LogitAdjustedLoss",
-    "MLP",
-    "NormedLinear",
-    "PowerSampler",
-    "ProgressivelyBalancedSampler",
-    "ResNeXt50",
-    "ResNet10",
-    "ResNet32",
-    "SmallCNN",
-    "drw_weights",
-    "effective_number_weights",
-    "make_loss",
-    "make_network",
-    "make_sampler",
-    "random_crop_flip",
-    "train_module",
-]
+__all__ = sorted({*_augment.__all__, *_losses.__all__, *_networks.__all__, *_samplers.__all__,
+                  *_schedule.__all__, *_trainer.__all__})

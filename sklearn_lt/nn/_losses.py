@@ -20,6 +20,8 @@ A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit, S. Kumar.
 """
 
 import numbers
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -27,13 +29,17 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "LOSSES",
+    "LOSS_NAMES",
     "BalancedSoftmaxLoss",
     "ClassBalancedLoss",
     "FocalLoss",
     "LDAMLoss",
     "LogitAdjustedLoss",
+    "LossSpec",
     "drw_weights",
     "effective_number_weights",
+    "get_loss_spec",
     "make_loss",
 ]
 
@@ -444,16 +450,88 @@ def _focal_loss(class_counts=None, **params):
     return FocalLoss(**params)
 
 
-_LOSSES = {
-    "ce": _ce_loss,
-    "focal": _focal_loss,
-    "cb": ClassBalancedLoss,
-    "class_balanced": ClassBalancedLoss,
-    "ldam": LDAMLoss,
-    "logit_adjusted": LogitAdjustedLoss,
-    "la": LogitAdjustedLoss,
-    "balanced_softmax": BalancedSoftmaxLoss,
-}
+@dataclass(frozen=True)
+class LossSpec:
+    """What the library knows about a named loss, in one place.
+
+    Attributes
+    ----------
+    name : str
+        Canonical name.
+    factory : callable
+        ``factory(class_counts, **params) -> nn.Module``.
+    needs_counts : bool
+        Whether the loss is built from the training class counts.
+    head : {"linear", "cosine"}
+        The classifier the loss trains: LDAM expects cosine logits from a
+        :class:`~sklearn_lt.nn.NormedLinear` head (Cao et al.).
+    drw : bool
+        Whether deferred re-weighting is on by default ("ldam_drw").
+    prior_adjusted : bool
+        Whether training already adds the log-prior to the logits (logit
+        adjustment, balanced softmax), so that the trained head estimates
+        ``p(y | x)`` under a balanced prior and must not be adjusted again.
+    aliases : tuple of str
+        Other accepted names.
+    """
+
+    name: str
+    factory: Callable
+    needs_counts: bool = True
+    head: str = "linear"
+    drw: bool = False
+    prior_adjusted: bool = False
+    aliases: tuple = ()
+
+    def logit_scale(self, criterion):
+        """Factor between the head's output and the logits the loss trains.
+
+        A cosine head outputs cosines in [-1, 1]; the loss multiplies them by
+        its ``scale`` (30 for LDAM), so predictions must too.
+        """
+        return float(getattr(criterion, "scale", 1.0)) if self.head == "cosine" else 1.0
+
+
+LOSSES = {spec.name: spec for spec in (
+    LossSpec("ce", _ce_loss, needs_counts=False),
+    LossSpec("focal", _focal_loss, needs_counts=False),
+    LossSpec("cb", ClassBalancedLoss, aliases=("class_balanced",)),
+    LossSpec("ldam", LDAMLoss, head="cosine"),
+    LossSpec("ldam_drw", LDAMLoss, head="cosine", drw=True),
+    LossSpec("logit_adjusted", LogitAdjustedLoss, prior_adjusted=True, aliases=("la",)),
+    LossSpec("balanced_softmax", BalancedSoftmaxLoss, prior_adjusted=True),
+)}
+_ALIASES = {alias: spec.name for spec in LOSSES.values() for alias in spec.aliases}
+LOSS_NAMES = (*LOSSES, *_ALIASES)
+
+
+def get_loss_spec(name):
+    """The :class:`LossSpec` of a loss name or alias (case-insensitive).
+
+    Parameters
+    ----------
+    name : str
+        One of ``LOSS_NAMES``.
+
+    Returns
+    -------
+    spec : LossSpec
+
+    Examples
+    --------
+    >>> from sklearn_lt.nn import get_loss_spec
+    >>> spec = get_loss_spec("ldam_drw")
+    >>> spec.name, spec.head, spec.drw
+    ('ldam_drw', 'cosine', True)
+    >>> get_loss_spec("la").prior_adjusted
+    True
+    """
+    key = name.lower() if isinstance(name, str) else None
+    key = _ALIASES.get(key, key)
+    if key not in LOSSES:
+        choices = ", ".join(repr(k) for k in LOSS_NAMES)
+        raise ValueError(f"Unknown loss {name!r}; choose one of {choices}, or pass an nn.Module.")
+    return LOSSES[key]
 
 
 def make_loss(name, class_counts=None, **params):
@@ -461,11 +539,13 @@ def make_loss(name, class_counts=None, **params):
 
     Parameters
     ----------
-    name : {"ce", "focal", "cb", "class_balanced", "ldam", "logit_adjusted", \
-            "la", "balanced_softmax"} or nn.Module
+    name : {"ce", "focal", "cb", "class_balanced", "ldam", "ldam_drw", \
+            "logit_adjusted", "la", "balanced_softmax"} or nn.Module
         ``"ce"`` is ``torch.nn.CrossEntropyLoss``; ``"cb"``/``"class_balanced"``
         is :class:`ClassBalancedLoss` (choose ``loss_type="ce"`` or ``"focal"``),
-        ``"la"`` is :class:`LogitAdjustedLoss`. A module is returned unchanged.
+        ``"la"`` is :class:`LogitAdjustedLoss`, ``"ldam_drw"`` is
+        :class:`LDAMLoss` (the re-weighting schedule is the trainer's job).
+        A module is returned unchanged.
     class_counts : array-like of shape (n_classes,), default=None
         Training samples per class; required by every loss but ``"ce"`` and
         ``"focal"``.
@@ -475,6 +555,7 @@ def make_loss(name, class_counts=None, **params):
     Returns
     -------
     loss : nn.Module
+        The loss module.
 
     Examples
     --------
@@ -486,12 +567,9 @@ def make_loss(name, class_counts=None, **params):
         if params:
             raise TypeError(f"Extra arguments {sorted(params)} cannot be applied to a built loss.")
         return name
-    key = name.lower() if isinstance(name, str) else None
-    if key not in _LOSSES:
-        choices = ", ".join(repr(k) for k in _LOSSES)
-        raise ValueError(f"Unknown loss {name!r}; choose one of {choices}, or pass an nn.Module.")
-    if key in ("ce", "focal"):
-        return _LOSSES[key](**params)
+    spec = get_loss_spec(name)
+    if not spec.needs_counts:
+        return spec.factory(**params)
     if class_counts is None:
         raise ValueError(f"Loss {name!r} needs the training class counts (class_counts).")
-    return _LOSSES[key](class_counts, **params)
+    return spec.factory(class_counts, **params)

@@ -26,10 +26,18 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from ..utils._sampling import (
+    PROGRESSIVE,
+    power_class_probabilities,
+    resolve_num_samples,
+    sampler_exponent,
+)
+
 __all__ = [
     "ClassAwareSampler",
     "PowerSampler",
     "ProgressivelyBalancedSampler",
+    "epoch_batches",
     "make_sampler",
 ]
 
@@ -105,15 +113,6 @@ def _encode_targets(y):
     return classes, y_enc.reshape(-1).astype(np.int64), counts.astype(np.int64)
 
 
-def _check_num_samples(num_samples, n):
-    if num_samples is None:
-        return n
-    if (isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral)
-            or num_samples < 1):
-        raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}.")
-    return int(num_samples)
-
-
 class _ClassQueueSampler(Sampler):
     """Draw a class ``j`` with probability ``p_j``, then the next sample of its queue."""
 
@@ -121,7 +120,7 @@ class _ClassQueueSampler(Sampler):
         classes, y_enc, counts = _encode_targets(y)
         self.classes = classes
         self.class_counts = counts
-        self.num_samples = _check_num_samples(num_samples, y_enc.shape[0])
+        self.num_samples = resolve_num_samples(num_samples, counts)
         self.generator = generator
         self.epoch = 0
         order = torch.as_tensor(np.argsort(y_enc, kind="stable"))
@@ -162,15 +161,17 @@ class ClassAwareSampler(_ClassQueueSampler):
     and sets the epoch to ``C * max_j n_j`` draws, classes are drawn
     independently (the ``p_j = 1 / C`` of the paper) and an epoch has
     ``num_samples`` draws, ``n`` by default, so that epochs of all strategies
-    have the same length. (The stage-2 heads pass ``C * max_j n_j``, so that
-    their epoch counts mean what the paper's do.)
+    have the same length; ``num_samples="class_epoch"`` gives the official
+    ``C * max_j n_j`` (the stage-2 heads use it, so that their epoch counts
+    mean what the paper's do).
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
         Training labels.
-    num_samples : int, default=None
-        Draws per epoch; ``None`` means ``n_samples``.
+    num_samples : int, "class_epoch" or None, default=None
+        Draws per epoch; ``None`` means ``n_samples``, ``"class_epoch"`` the
+        official class-aware epoch ``n_classes * max_j n_j``.
     generator : torch.Generator, default=None
         Source of randomness (a CPU generator); ``None`` uses torch's global one.
 
@@ -213,8 +214,9 @@ class PowerSampler(_ClassQueueSampler):
         Training labels.
     q : float
         Exponent, ``>= 0``: 1 instance-balanced, 1/2 square-root, 0 class-balanced.
-    num_samples : int, default=None
-        Draws per epoch; ``None`` means ``n_samples``.
+    num_samples : int, "class_epoch" or None, default=None
+        Draws per epoch; ``None`` means ``n_samples``, ``"class_epoch"`` the
+        official class-aware epoch ``n_classes * max_j n_j``.
     generator : torch.Generator, default=None
         Source of randomness (a CPU generator); ``None`` uses torch's global one.
 
@@ -234,16 +236,18 @@ class PowerSampler(_ClassQueueSampler):
 
     def __init__(self, y, q, num_samples=None, generator=None):
         super().__init__(y, num_samples=num_samples, generator=generator)
-        if isinstance(q, bool) or not isinstance(q, numbers.Real) or not (0 <= q < np.inf):
+        if isinstance(q, str):
             raise ValueError(f"q must be a finite real number >= 0, got {q!r}.")
-        self.q = float(q)
+        try:
+            self.q = sampler_exponent(q)
+        except ValueError:
+            raise ValueError(f"q must be a finite real number >= 0, got {q!r}.") from None
         if self.q == 1.0:
             n = self.class_counts.sum()
             self._all = _CyclingQueues(torch.arange(n), torch.as_tensor([n]))
 
     def class_probabilities(self):
-        w = self.class_counts.astype(np.float64) ** self.q
-        return w / w.sum()
+        return power_class_probabilities(self.class_counts, self.q)
 
     def _sample_epoch(self):
         if self.q == 1.0:
@@ -268,8 +272,9 @@ class ProgressivelyBalancedSampler(_ClassQueueSampler):
         Training labels.
     total_epochs : int
         ``T``, the number of training epochs.
-    num_samples : int, default=None
-        Draws per epoch; ``None`` means ``n_samples``.
+    num_samples : int, "class_epoch" or None, default=None
+        Draws per epoch; ``None`` means ``n_samples``, ``"class_epoch"`` the
+        official class-aware epoch ``n_classes * max_j n_j``.
     generator : torch.Generator, default=None
         Source of randomness (a CPU generator); ``None`` uses torch's global one.
 
@@ -317,6 +322,45 @@ def epoch_order(sampler):
     return torch.as_tensor(list(iter(sampler)), dtype=torch.long)
 
 
+def epoch_batches(order, batch_size, *, drop_single=False):
+    """Cut one epoch of indices into consecutive mini-batches of indices.
+
+    The one batch-slicing loop of both trainers: stage 1 (the Backbone's
+    batch iterator) and stage 2 (:func:`~sklearn_lt.nn.train_module`) index
+    tensors held in memory with each yielded index tensor.
+
+    Parameters
+    ----------
+    order : torch.Tensor of shape (n_draws,)
+        One epoch of sample indices, e.g. ``epoch_order(sampler)``.
+    batch_size : int
+        Size of every batch but possibly the last.
+    drop_single : bool, default=False
+        Drop a last batch of exactly one sample (when the epoch has more than
+        one batch): batch norm cannot normalise one sample in training mode.
+        With a fresh epoch order each epoch, the dropped sample rejoins later.
+
+    Yields
+    ------
+    idx : torch.Tensor
+        Indices of one batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.nn import epoch_batches
+    >>> [b.tolist() for b in epoch_batches(torch.arange(5), 2)]
+    [[0, 1], [2, 3], [4]]
+    >>> [b.tolist() for b in epoch_batches(torch.arange(5), 2, drop_single=True)]
+    [[0, 1], [2, 3]]
+    """
+    n = order.shape[0]
+    for start in range(0, n, batch_size):
+        if drop_single and start > 0 and n - start == 1:
+            return
+        yield order[start:start + batch_size]
+
+
 def make_sampler(strategy, y, *, total_epochs=None, generator=None, num_samples=None):
     """Build a sampler from a strategy name or an exponent ``q``.
 
@@ -333,8 +377,9 @@ def make_sampler(strategy, y, *, total_epochs=None, generator=None, num_samples=
         Required by ``"progressive"``.
     generator : torch.Generator, default=None
         Source of randomness.
-    num_samples : int, default=None
-        Draws per epoch; ``None`` means ``n_samples``.
+    num_samples : int, "class_epoch" or None, default=None
+        Draws per epoch; ``None`` means ``n_samples``, ``"class_epoch"`` the
+        official class-aware epoch ``n_classes * max_j n_j``.
 
     Returns
     -------
@@ -347,22 +392,11 @@ def make_sampler(strategy, y, *, total_epochs=None, generator=None, num_samples=
     array([0.66666667, 0.33333333])
     """
     kw = {"num_samples": num_samples, "generator": generator}
-    if isinstance(strategy, str):
-        if strategy == "instance":
-            return PowerSampler(y, 1.0, **kw)
-        if strategy == "class":
-            return ClassAwareSampler(y, **kw)
-        if strategy == "sqrt":
-            return PowerSampler(y, 0.5, **kw)
-        if strategy == "progressive":
-            if total_epochs is None:
-                raise ValueError("Progressively-balanced sampling needs total_epochs.")
-            return ProgressivelyBalancedSampler(y, total_epochs, **kw)
-    elif isinstance(strategy, numbers.Real) and not isinstance(strategy, bool):
-        if strategy == 0:
-            return ClassAwareSampler(y, **kw)
-        return PowerSampler(y, strategy, **kw)
-    raise ValueError(
-        f"Unknown sampling strategy {strategy!r}; choose 'instance', 'class', 'sqrt', "
-        "'progressive' or a number q >= 0."
-    )
+    q = sampler_exponent(strategy)
+    if q is None:  # "progressive"
+        if total_epochs is None:
+            raise ValueError("Progressively-balanced sampling needs total_epochs.")
+        return ProgressivelyBalancedSampler(y, total_epochs, **kw)
+    if q == 0.0:
+        return ClassAwareSampler(y, **kw)
+    return PowerSampler(y, q, **kw)

@@ -1,10 +1,20 @@
-"""A small SGD loop for modules trained on cached (fixed) features.
+"""The stage-2 trainer: a lean SGD loop for modules on cached (fixed) features.
 
-Stage-2 methods (cRT, LWS, and later meta-weighting or re-training on
-stochastic representations) train a few parameters on top of features that are
-computed once. Everything is then small enough to sit on the device as one
-tensor, so batches are taken by fancy indexing rather than through a
-DataLoader, whose per-sample Python overhead would dominate.
+Stage-2 methods (cRT, LWS, SWAG representations, meta-weighting) train a few
+parameters on top of features computed once. Everything is small enough to sit
+on the device as one tensor, so batches are taken by fancy indexing.
+
+Why not the Backbone's skorch net? Stage 1 and stage 2 share every piece that
+carries meaning -- the samplers and their epoch length
+(:func:`~sklearn_lt.nn.make_sampler`), the batch slicing
+(:func:`~sklearn_lt.nn.epoch_batches`), the learning-rate schedule
+(:func:`~sklearn_lt.nn.lr_lambda` under torch's ``LambdaLR``), the losses
+(:func:`~sklearn_lt.nn.make_loss`) and the divergence check -- but not skorch's
+per-batch machinery. A stage-2 step on a linear head costs tens of
+microseconds, and skorch spends more than that per batch on its history
+records, callback notifications and ``.item()`` syncs
+(``benchmarks/bench_trainers.py`` measures it), while the features need none
+of what skorch offers (datasets, validation splits, checkpointing).
 """
 
 import math
@@ -18,19 +28,32 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 
 from ..utils import resolve_device, torch_generator
-from ._samplers import epoch_order, make_sampler
+from ._samplers import epoch_batches, epoch_order, make_sampler
+from ._schedule import lr_lambda
+
+__all__ = ["raise_if_diverged", "train_module"]
 
 
-def _lr_factor(schedule, epoch, epochs):
-    if callable(schedule):
-        return float(schedule(epoch))
-    if schedule == "cosine":
-        # CosineAnnealingLR(T_max=epochs, eta_min=0) stepped once per epoch, as
-        # in Kang et al.'s stage-2 configs ("coslr").
-        return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
-    if schedule == "constant":
-        return 1.0
-    raise ValueError(f"schedule must be 'cosine', 'constant' or a callable, got {schedule!r}.")
+def raise_if_diverged(loss, epoch):
+    """Stop training whose loss is no longer finite (one message for both stages).
+
+    Parameters
+    ----------
+    loss : float
+        Mean training loss of the epoch.
+    epoch : int
+        The epoch, counted from 0.
+
+    Raises
+    ------
+    FloatingPointError
+        If ``loss`` is NaN or infinite.
+    """
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"Training diverged: the loss became {loss} in epoch {epoch + 1}. Lower the "
+            "learning rate (or add warm-up epochs), and check the input for extreme values."
+        )
 
 
 def _default_loss(logits, yb, idx):
@@ -85,10 +108,11 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
         class-aware sampling, each class drawn uniformly), or a ready sampler
         over ``0 .. n_samples - 1``. A sampler with ``set_epoch`` is told the
         epoch before each one.
-    schedule : {"cosine", "constant"} or callable, default="cosine"
-        Learning-rate factor per epoch: ``"cosine"`` is
-        ``(1 + cos(pi * epoch / epochs)) / 2``; a callable maps the epoch
-        (from 0) to a factor.
+    schedule : {"cosine", "constant", "step"} or callable, default="cosine"
+        Learning-rate factor per epoch, as :func:`~sklearn_lt.nn.lr_lambda`
+        defines it (no warm-up; ``"cosine"`` is
+        ``(1 + cos(pi * epoch / epochs)) / 2``); a callable maps the epoch
+        (from 0) to a factor. Applied by ``torch.optim.lr_scheduler.LambdaLR``.
     random_state : int, RandomState instance or None, default=None
         Seeds the sampler's generator when ``generator`` is None.
     generator : torch.Generator, default=None
@@ -100,9 +124,10 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     callback : callable, default=None
         ``callback(epoch, module, history)`` after each epoch (from 0); a
         return value of ``True`` stops training.
-    num_samples : int, default=None
-        Draws per epoch of a built-in sampler; ``None`` means ``n_samples``.
-        Ignored when ``sampler`` is a Sampler object.
+    num_samples : int, "class_epoch" or None, default=None
+        Draws per epoch of a built-in sampler; ``None`` means ``n_samples``,
+        ``"class_epoch"`` ``n_classes * max_j n_j`` (the official class-aware
+        epoch). Ignored when ``sampler`` is a Sampler object.
 
     Returns
     -------
@@ -113,7 +138,8 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     Raises
     ------
     FloatingPointError
-        If a batch loss is not finite (learning rate too high, or bad features).
+        If an epoch's loss is not finite (learning rate too high, or bad
+        features); see :func:`raise_if_diverged`.
 
     Warns
     -----
@@ -130,7 +156,7 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from sklearn_lt.nn._trainer import train_module
+    >>> from sklearn_lt.nn import train_module
     >>> X = np.r_[np.random.RandomState(0).randn(40, 2) + 2, np.random.RandomState(1).randn(8, 2) - 2]
     >>> y = np.r_[np.zeros(40, dtype=np.int64), np.ones(8, dtype=np.int64)]
     >>> lin = torch.nn.Linear(2, 2)
@@ -139,69 +165,36 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     (20, True)
     """
     device = resolve_device(device)
-    if not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}.")
-    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    if isinstance(X, torch.Tensor):
-        Xt = X if X.is_floating_point() else X.float()
-    else:
-        arr = np.asarray(X, dtype=np.float32)
-        # torch cannot wrap a read-only buffer (e.g. a memmap) safely; copy it.
-        Xt = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
-    y_np = y.cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    y_np = y_np.astype(np.int64, copy=False)
-    if y_np.ndim != 1 or y_np.shape[0] != Xt.shape[0]:
-        raise ValueError(f"y must have shape ({Xt.shape[0]},), got {y_np.shape}.")
-    Xt = Xt.to(device)
-    yt = torch.as_tensor(y_np).to(device)
-
+    _check_positive(epochs, "epochs")
+    _check_positive(batch_size, "batch_size")
+    Xt, yt, y_np = _as_device_tensors(X, y, device)
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:
         raise ValueError("module has no parameter with requires_grad=True: nothing to train.")
     module.to(device)
     optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum,
                                 weight_decay=weight_decay, nesterov=nesterov)
-    if isinstance(sampler, torch.utils.data.Sampler):
-        index_sampler = sampler
-    else:
-        if generator is None:
-            generator = torch_generator(random_state)
-        index_sampler = make_sampler(sampler, y_np, total_epochs=epochs, generator=generator,
-                                     num_samples=num_samples)
-    loss_fn = _default_loss if loss_fn is None else loss_fn
-    _warn_if_few_steps(index_sampler, epochs, batch_size)
+    factor = schedule if callable(schedule) else lr_lambda(epochs, schedule=schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if not isinstance(sampler, torch.utils.data.Sampler):
+        generator = torch_generator(random_state) if generator is None else generator
+        sampler = make_sampler(sampler, y_np, total_epochs=epochs, generator=generator,
+                               num_samples=num_samples)
+    _warn_if_few_steps(sampler, epochs, batch_size)
+    if step is None:
+        step = _LossStep(_default_loss if loss_fn is None else loss_fn)
 
     history = {"loss": [], "lr": [], "time": []}
     module.train()
     try:
         for epoch in range(epochs):
             t0 = time.perf_counter()
-            epoch_lr = lr * _lr_factor(schedule, epoch, epochs)
-            for group in optimizer.param_groups:
-                group["lr"] = epoch_lr
-            if hasattr(index_sampler, "set_epoch"):
-                index_sampler.set_epoch(epoch)
-            order = epoch_order(index_sampler)
-            total = torch.zeros((), device=device)
-            for start in range(0, order.shape[0], batch_size):
-                idx = order[start:start + batch_size].to(device)
-                xb, yb = Xt[idx], yt[idx]
-                if step is None:
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(module(xb), yb, idx)
-                    loss.backward()
-                    optimizer.step()
-                else:
-                    loss = step(module, optimizer, xb, yb, idx)
-                # Summed on the device: one host sync per epoch, not per batch.
-                total = total + torch.as_tensor(loss, device=device).detach() * idx.shape[0]
-            epoch_loss = total.item() / max(order.shape[0], 1)
-            if not math.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"Training loss became {epoch_loss} in epoch {epoch + 1}; lower lr or "
-                    "check the features for extreme values."
-                )
+            epoch_lr = optimizer.param_groups[0]["lr"]
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+            epoch_loss = _run_epoch(module, optimizer, step, Xt, yt, sampler, batch_size)
+            raise_if_diverged(epoch_loss, epoch)
+            scheduler.step()
             history["loss"].append(epoch_loss)
             history["lr"].append(epoch_lr)
             history["time"].append(time.perf_counter() - t0)
@@ -213,6 +206,53 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     finally:
         module.eval()
     return history
+
+
+class _LossStep:
+    """The plain update: forward, ``loss_fn``, backward, optimiser step."""
+
+    def __init__(self, loss_fn):
+        self.loss_fn = loss_fn
+
+    def __call__(self, module, optimizer, xb, yb, idx):
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(module(xb), yb, idx)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+
+def _run_epoch(module, optimizer, step, Xt, yt, sampler, batch_size):
+    """One epoch of updates; returns the mean batch loss weighted by batch size."""
+    order = epoch_order(sampler)
+    device = Xt.device
+    total = torch.zeros((), device=device)
+    for idx in epoch_batches(order, batch_size):
+        idx = idx.to(device)
+        loss = step(module, optimizer, Xt[idx], yt[idx], idx)
+        # Summed on the device: one host sync per epoch, not per batch.
+        total = total + torch.as_tensor(loss, device=device).detach() * idx.shape[0]
+    return total.item() / max(order.shape[0], 1)
+
+
+def _check_positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}.")
+
+
+def _as_device_tensors(X, y, device):
+    """Features as a floating tensor and labels as int64, both on ``device``."""
+    if isinstance(X, torch.Tensor):
+        Xt = X if X.is_floating_point() else X.float()
+    else:
+        arr = np.asarray(X, dtype=np.float32)
+        # torch cannot wrap a read-only buffer (e.g. a memmap) safely; copy it.
+        Xt = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+    y_np = y.cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    y_np = y_np.astype(np.int64, copy=False)
+    if y_np.ndim != 1 or y_np.shape[0] != Xt.shape[0]:
+        raise ValueError(f"y must have shape ({Xt.shape[0]},), got {y_np.shape}.")
+    return Xt.to(device), torch.as_tensor(y_np).to(device), y_np
 
 
 FEW_STEPS = 50

@@ -1,7 +1,7 @@
 """Power-law class resampling: p_j proportional to n_j ** q (Kang et al., 2020)."""
 
 from collections import OrderedDict
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from imblearn.base import BaseSampler
@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
 from ..utils import check_long_tailed_targets, power_class_probabilities
+from ..utils._sampling import Q_CONSTRAINT
 
 
 def _largest_remainder(quotas, total):
@@ -150,7 +151,7 @@ class PowerResampler(BaseSampler):
     sampling_strategy = "power"
 
     _parameter_constraints: dict = {
-        "q": [Interval(Real, 0, None, closed="left")],
+        "q": [Q_CONSTRAINT],
         "n_samples": [Interval(Integral, 1, None, closed="left"), None],
         "replacement": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],

@@ -47,22 +47,6 @@ def check_long_tailed_targets(y, *, min_samples_per_class=2):
     return classes, y_encoded.astype(np.int64), counts.astype(np.int64)
 
 
-def power_class_probabilities(counts, q):
-    """Class sampling probabilities p_j = n_j^q / sum_k n_k^q (Kang et al., 2020).
-
-    ``q=1`` is instance-balanced, ``q=0.5`` square-root, ``q=0`` class-balanced.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if np.any(counts <= 0):
-        raise ValueError("Class counts must be positive.")
-    if q < 0:
-        raise ValueError(f"q must be >= 0, got {q}.")
-    # In log space relative to the largest class: counts**q overflows for
-    # large q (e.g. 50**200), while (n_j / n_max)**q only underflows to 0.
-    w = np.exp(q * (np.log(counts) - np.log(counts.max())))
-    return w / w.sum()
-
-
 def class_counts_of(estimator):
     """Training class counts of a fitted estimator, Pipeline or search.
 
