@@ -8,7 +8,7 @@ classifier on cached features (:mod:`sklearn_lt.heads`).
 __version__ = "0.1.0"
 
 from . import datasets, heads, losses, metrics, nn, resampling  # noqa: E402
-from ._backbone import Backbone  # noqa: E402
+from .backbone import Backbone  # noqa: E402
 from .heads import (  # noqa: E402
     CRTClassifier,
     LogitAdjustedClassifier,

@@ -15,7 +15,7 @@ def _demo(args):
     import numpy as np
 
     from . import heads
-    from ._backbone import Backbone
+    from .backbone import Backbone
     from .datasets import load_digits_lt
     from .metrics import expected_calibration_error, negative_log_likelihood, shot_accuracy
 

@@ -11,7 +11,7 @@ from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_lt import Backbone
-from sklearn_lt._backbone import _lr_at
+from sklearn_lt.nn import lr_lambda
 
 
 def _tiny(**kw):
@@ -34,7 +34,11 @@ def blobs():
 @parametrize_with_checks(
     [Backbone(module="mlp", max_epochs=15, batch_size=32, lr=0.05, warmup_epochs=1,
               random_state=0)],
-    expected_failed_checks=lambda est: {},
+    expected_failed_checks=lambda est: {
+        "check_methods_subset_invariance": "float32 GEMM blocking depends on the batch size "
+        "on some CPUs (AMD EPYC): rows differ by ~1e-6 relative, so near-zero features fail "
+        "the check's atol=1e-7",
+    },
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -77,15 +81,15 @@ def test_routed_params_clone_and_set_params():
 
 
 def test_lr_schedule_matches_cifar_lt_recipe():
-    kw = dict(lr=0.1, total=200, warmup=5, schedule="step", milestones=(160, 180), decay=0.01)
-    assert _lr_at(0, **kw) == pytest.approx(0.02)
-    assert _lr_at(4, **kw) == pytest.approx(0.1)
-    assert _lr_at(159, **kw) == pytest.approx(0.1)
-    assert _lr_at(160, **kw) == pytest.approx(1e-3)
-    assert _lr_at(180, **kw) == pytest.approx(1e-5)
-    cos = dict(kw, schedule="cosine")
-    assert _lr_at(5, **cos) == pytest.approx(0.1)
-    assert _lr_at(5 + 195 // 2, **cos) == pytest.approx(0.05 * (1 + math.cos(math.pi * 97 / 195)))
+    step = lr_lambda(200, warmup_epochs=5, schedule="step", milestones=(160, 180), decay=0.01)
+    assert 0.1 * step(0) == pytest.approx(0.02)
+    assert 0.1 * step(4) == pytest.approx(0.1)
+    assert 0.1 * step(159) == pytest.approx(0.1)
+    assert 0.1 * step(160) == pytest.approx(1e-3)
+    assert 0.1 * step(180) == pytest.approx(1e-5)
+    cos = lr_lambda(200, warmup_epochs=5, schedule="cosine")
+    assert 0.1 * cos(5) == pytest.approx(0.1)
+    assert 0.1 * cos(5 + 195 // 2) == pytest.approx(0.05 * (1 + math.cos(math.pi * 97 / 195)))
 
 
 def test_history_records_recipe(blobs):

@@ -1,0 +1,224 @@
+"""Single-purpose skorch callbacks that make up the stage-1 recipe.
+
+Each callback does one job at one point of skorch's loop, so that a recipe is a
+list of them and an extension (SWAG collection beside SWA, a meta-weighted
+phase) is one more callback or a subclass, not an edit of a monolith:
+
+- learning rate: skorch's :class:`~skorch.callbacks.LRScheduler` around
+  ``torch.optim.lr_scheduler.LambdaLR`` with :func:`sklearn_lt.nn.lr_lambda`
+  (built by :func:`lr_scheduler`);
+- :class:`SamplerEpoch` tells an epoch-aware sampler the epoch;
+- :class:`DeferredReweighting` switches the loss to class weights (DRW);
+- :class:`WeightAveraging` averages weights (SWA, ``torch.optim.swa_utils``);
+- :class:`BatchAccuracy` counts accuracy from the logits skorch already has;
+- :class:`Throughput` records images per second;
+- :class:`DivergenceCheck` stops a run whose loss is no longer finite.
+"""
+
+import time
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback, LRScheduler
+from torch import nn
+
+from ..nn import lr_lambda, raise_if_diverged
+
+
+def _epoch(net):
+    """Index (from 0) of the epoch in progress: skorch has already opened its row."""
+    return len(net.history) - 1
+
+
+class _HoldFrom:
+    """``factor(epoch)`` until ``start``, then the constant ``hold`` (the SWA lr)."""
+
+    def __init__(self, factor, start, hold):
+        self.factor, self.start, self.hold = factor, start, hold
+
+    def __call__(self, epoch):
+        return self.hold if epoch >= self.start else self.factor(epoch)
+
+
+def lr_scheduler(lr, epochs, *, schedule, warmup_epochs, milestones, decay, swa_start=None,
+                 swa_lr=None):
+    """skorch's LRScheduler stepping ``LambdaLR`` per epoch with the library schedule.
+
+    From ``swa_start`` on the rate is held at ``swa_lr`` (SWA's constant
+    rate). The rate of each epoch is recorded in the history as ``"lr"``.
+    """
+    factor = lr_lambda(epochs, schedule=schedule, warmup_epochs=warmup_epochs,
+                       milestones=milestones, decay=decay)
+    if swa_start is not None:
+        factor = _HoldFrom(factor, swa_start, swa_lr / lr)
+    return LRScheduler(policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=factor,
+                       event_name="lr", step_every="epoch")
+
+
+class SamplerEpoch(Callback):
+    """Tell the sampler the epoch (progressively-balanced sampling changes with it)."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def on_epoch_begin(self, net, **kwargs):
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(_epoch(net))
+
+
+class DeferredReweighting(Callback):
+    """From ``start`` on, weigh the loss per class (Cao et al.'s DRW).
+
+    Parameters
+    ----------
+    start : int
+        First re-weighted epoch (from 0).
+    weights : array-like of shape (n_classes,)
+        Class weights, e.g. effective-number weights.
+    """
+
+    def __init__(self, start, weights):
+        self.start = start
+        self.weights = weights
+
+    def on_epoch_begin(self, net, **kwargs):
+        # Re-applied every epoch (cheap), so a resumed run is re-weighted too.
+        if _epoch(net) >= self.start:
+            weight = torch.as_tensor(np.asarray(self.weights), dtype=torch.float32,
+                                     device=net.device)
+            criterion = net.criterion_
+            if hasattr(criterion, "set_weight"):
+                criterion.set_weight(weight)
+            elif hasattr(criterion, "weight"):
+                criterion.weight = weight
+            else:
+                raise ValueError(
+                    f"{type(criterion).__name__} takes no class weights, so DRW cannot apply."
+                )
+
+
+class WeightAveraging(Callback):
+    """Stochastic weight averaging (Izmailov et al., 2018) with ``torch.optim.swa_utils``.
+
+    From epoch ``start`` on, the weights at the end of every epoch are
+    averaged into an :class:`~torch.optim.swa_utils.AveragedModel`. When
+    training ends, batch-norm statistics of the average are recomputed on the
+    training inputs (``update_bn``) and the average becomes ``net.module_``.
+
+    Subclasses see every collection step through :meth:`collect` (SWAG keeps
+    the second moment and the last deviations there).
+
+    Parameters
+    ----------
+    start : int
+        First averaged epoch (from 0).
+    batch_size : int
+        Batch size of the batch-norm pass.
+    """
+
+    def __init__(self, start, batch_size):
+        self.start = start
+        self.batch_size = batch_size
+
+    def initialize(self):
+        self.averaged_ = None
+        self.n_averaged_ = 0
+        return self
+
+    def collect(self, net):
+        """Add the current weights of ``net.module_`` to the average."""
+        if self.averaged_ is None:
+            self.averaged_ = torch.optim.swa_utils.AveragedModel(net.module_)
+        else:
+            self.averaged_.update_parameters(net.module_)
+        self.n_averaged_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if _epoch(net) >= self.start:
+            self.collect(net)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if self.averaged_ is None:
+            return
+        model = self.averaged_.module
+        recompute_bn(model, X, self.batch_size, device=torch.device(net.device), amp=net.amp)
+        net.module_ = model
+        self.averaged_ = None  # now net.module_; do not pickle it twice
+
+
+def recompute_bn(model, X, batch_size, *, device, amp=False):
+    """Batch-norm statistics of ``model`` recomputed on ``X`` (``swa_utils.update_bn``).
+
+    Does nothing for a model without batch norm. ``X`` is a tensor of inputs
+    (or a skorch dataset holding one as ``.X``).
+    """
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    X = getattr(X, "X", X)
+    loader = (X[i:i + batch_size] for i in range(0, len(X), batch_size))
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+        torch.optim.swa_utils.update_bn(loader, model, device=device)
+
+
+class BatchAccuracy(Callback):
+    """Accuracy of the batches skorch already forwarded, without an extra pass.
+
+    Records ``train_acc`` per epoch, and with a validation split
+    ``valid_acc`` and ``valid_bal_acc`` (balanced accuracy, the mean
+    per-class recall, what a long-tailed model is selected on). Counts stay on
+    the device until the epoch ends: an ``.item()`` per batch would
+    synchronise the GPU.
+    """
+
+    def __init__(self, n_classes):
+        self.n_classes = n_classes
+
+    def on_epoch_begin(self, net, **kwargs):
+        shape = (2, self.n_classes)  # row 0: correct per class, row 1: seen per class
+        self.counts_ = {True: torch.zeros(shape, dtype=torch.long, device=net.device),
+                        False: torch.zeros(shape, dtype=torch.long, device=net.device)}
+
+    def on_batch_end(self, net, batch, training, y_pred=None, **kwargs):
+        if y_pred is None:
+            return
+        yb = batch[1].to(y_pred.device)
+        correct = (y_pred.detach().argmax(1) == yb).long()
+        counts = self.counts_[training]
+        counts[0].index_add_(0, yb, correct)
+        counts[1].index_add_(0, yb, torch.ones_like(yb))
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        correct, seen = self.counts_[True].cpu().numpy()
+        net.history.record("train_acc", correct.sum() / max(seen.sum(), 1))
+        if dataset_valid is not None:
+            correct, seen = self.counts_[False].cpu().numpy()
+            present = seen > 0
+            net.history.record("valid_acc", correct.sum() / max(seen.sum(), 1))
+            net.history.record("valid_bal_acc", float(np.mean(correct[present] / seen[present])))
+
+
+class Throughput(Callback):
+    """Training images per second of each epoch (``img_per_s``)."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.t0_ = time.perf_counter()
+        self.n_seen_ = 0
+
+    def on_batch_end(self, net, batch, training, **kwargs):
+        if training:
+            self.n_seen_ += len(batch[0])
+
+    def on_epoch_end(self, net, **kwargs):
+        elapsed = max(time.perf_counter() - self.t0_, 1e-9)
+        net.history.record("img_per_s", self.n_seen_ / elapsed)
+
+
+class DivergenceCheck(Callback):
+    """Stop with :class:`FloatingPointError` once the training loss is not finite.
+
+    A NaN loss leaves NaN weights, whose predictions are all class 0: failing
+    loudly, naming the epoch, is the only safe outcome.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        raise_if_diverged(float(net.history[-1, "train_loss"]), _epoch(net))

@@ -1,0 +1,644 @@
+"""Backbone: stage 1 of decoupled training as a scikit-learn estimator."""
+
+import copy
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import skorch
+import torch
+from skorch.callbacks import PrintLog
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_n_features, check_is_fitted, validate_data
+from torch import nn
+
+from ..nn import LOSS_NAMES, CropFlip, effective_number_weights, get_loss_spec, make_loss
+from ..nn import make_network, make_sampler
+from ..utils import check_long_tailed_targets, resolve_device
+from ..utils._sampling import SAMPLER_CONSTRAINT
+from . import _callbacks as cb
+from ._module import LTModule
+from ._net import BatchIterator, LTNet
+
+# skorch-style routed parameters: ``module__width=...`` goes to the network
+# constructor, ``optimizer__nesterov=True`` to SGD, ``criterion__gamma=2`` to the loss.
+_PREFIXES = ("module__", "optimizer__", "criterion__")
+_NO_Y = object()  # "no y given", distinct from y=None, which fit must refuse
+NETWORK_NAMES = ("auto", "resnet32", "cnn", "mlp", "resnet10", "resnext50")
+# Parameters that Backbone sets itself; routing them would silently fight the recipe.
+_RESERVED = {"optimizer__lr": "lr", "optimizer__momentum": "momentum",
+             "optimizer__weight_decay": "weight_decay"}
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """The settings of one fit, every ``"auto"`` resolved."""
+
+    loss: object  # nn.LossSpec
+    epochs: int
+    drw_epoch: object  # int or None
+    swa_start: object  # int or None
+    swa_lr: float
+    milestones: tuple
+    augment: str
+    device: torch.device
+    amp: bool
+    channels_last: bool
+
+
+class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Representation learner for long-tailed data (stage 1), wrapping a skorch net.
+
+    ``fit`` trains a torch feature network plus a linear head jointly;
+    ``transform`` returns the penultimate features (float32) for stage-2 heads;
+    ``predict``/``predict_proba`` use the jointly trained head. The defaults are
+    the CIFAR-LT ResNet-32 recipe of Cao et al. (2019): 200 epochs, batch 128,
+    SGD lr 0.1 momentum 0.9, 5 warm-up epochs, lr x0.01 at epochs 160 and 180,
+    weight decay 2e-4, random crop (padding 4) + horizontal flip.
+
+    Parameters
+    ----------
+    module : {"auto", "resnet32", "cnn", "mlp", "resnet10", "resnext50"} or nn.Module, default="auto"
+        Feature network. ``"auto"`` picks an MLP for 2-D (tabular) input,
+        ResNet-32 for 32x32 images, the small CNN for other small images and
+        ResNet-10 from 64x64 up. A user module must map a batch to
+        ``(n, d)`` features (see :func:`sklearn_lt.nn.make_network`); an
+        instance is copied at fit, so the caller's object is never trained
+        and every refit starts from its initial weights.
+        Constructor arguments go through ``module__<name>=...``.
+    max_epochs : int, default=200
+        Training epochs.
+    batch_size : int, default=128
+        Mini-batch size.
+    lr : float, default=0.1
+        Peak learning rate of SGD (``optimizer__*`` routes other SGD
+        arguments; the rate, momentum and weight decay are set here only).
+    momentum : float, default=0.9
+        SGD momentum.
+    weight_decay : float, default=2e-4
+        SGD weight decay.
+    warmup_epochs : int, default=5
+        Linear warm-up from ``lr/warmup_epochs`` to ``lr``.
+    lr_schedule : {"step", "cosine", "constant"}, default="step"
+        Decay after the warm-up (:func:`sklearn_lt.nn.lr_lambda`, applied by
+        torch's ``LambdaLR`` through skorch's ``LRScheduler``).
+    milestones : "auto" or tuple of int, default="auto"
+        Epochs where a step schedule multiplies the lr by ``lr_decay``;
+        ``"auto"`` is 80% and 90% of ``max_epochs`` (160, 180 of 200).
+    lr_decay : float, default=0.01
+        Multiplier at each milestone.
+    sampler : {"instance", "class", "sqrt", "progressive"} or float, default="instance"
+        Mini-batch sampling, p_j proportional to n_j^q: instance-balanced
+        (q=1), class-balanced (q=0, class-aware sampler), square-root (q=1/2),
+        any power q >= 0, or progressively balanced (linear IB -> CB over
+        epochs). An epoch draws ``n_samples`` indices whatever the strategy.
+    loss : {"ce", "focal", "cb", "ldam", "ldam_drw", "logit_adjusted", "balanced_softmax"}, default="ce"
+        Training loss (:mod:`sklearn_lt.losses`; aliases ``"class_balanced"``
+        and ``"la"``); parameters via ``criterion__gamma``,
+        ``criterion__beta``, ``criterion__tau``, ``criterion__max_margin``,
+        ``criterion__scale``. LDAM trains a cosine (normalised) head, as in
+        Cao et al.; its ``transform`` then returns L2-normalised features,
+        which is what that head reads.
+    drw_epoch : None, "auto" or int, default=None
+        Deferred re-weighting: from this epoch, class weights become the
+        effective-number weights (beta=0.9999). ``"auto"`` = 80% of the epochs;
+        ``loss="ldam_drw"`` implies ``"auto"`` when left None.
+    augment : {"auto", "crop_flip", "crop", "none"}, default="auto"
+        Random crop with 4-pixel zero padding (+ horizontal flip), done on
+        tensors on the training device. ``"auto"``: crop+flip for 3-channel
+        images, none otherwise (flips change the meaning of digits).
+    swa : bool, default=False
+        Stochastic weight averaging (Izmailov et al., 2018): from ``swa_start``
+        the lr is held at ``swa_lr`` and weights are averaged each epoch; BN
+        statistics are recomputed and the averaged network is the fitted one.
+    swa_start : "auto" or int, default="auto"
+        First averaged epoch; ``"auto"`` = 75% of ``max_epochs``.
+    swa_lr : "auto" or float, default="auto"
+        Constant lr during averaging; ``"auto"`` = ``lr / 2``.
+    train_split : None or float, default=None
+        Fraction held out, stratified, for validation: the sampler draws from
+        the rest only, and ``history_`` records ``valid_loss``, ``valid_acc``
+        and ``valid_bal_acc`` per epoch. Every class keeps at least one
+        training sample. None: no split, so no tail sample is lost.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when present.
+    amp : bool or "auto", default="auto"
+        bfloat16 autocast; ``"auto"`` enables it on CUDA only.
+    channels_last : bool or "auto", default="auto"
+        NHWC memory layout for images; ``"auto"`` enables it on CUDA only.
+    predict_batch_size : int, default=1024
+        Batch size of ``transform`` and the predictions.
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation, sampling, augmentation, dropout and the
+        validation split; CPU runs with an int are repeatable.
+    verbose : int, default=0
+        One line per epoch (loss, train accuracy, lr, images/s, time).
+    **kwargs
+        Routed parameters with prefixes ``module__``, ``optimizer__``, ``criterion__``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class (used by shot metrics and balanced losses),
+        counted before any validation split.
+    coef_ : ndarray of shape (n_classes, n_features_out_)
+        Weights of the jointly trained head, such that
+        ``transform(X) @ coef_.T + intercept_`` equals
+        ``decision_function(X)`` for every loss (for LDAM: the normalised
+        weights times the logit scale, read on normalised features).
+    intercept_ : ndarray of shape (n_classes,)
+        Bias of the joint head.
+    loss_ : str
+        Canonical name of the training loss (``"la"`` becomes
+        ``"logit_adjusted"``).
+    n_features_in_ : int
+        Number of input features (product of an image's dimensions).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has string feature names.
+    input_shape_ : tuple
+        Shape of one input sample (without batch dimension).
+    n_features_out_ : int
+        Dimension of the features ``transform`` returns.
+    net_ : skorch.NeuralNet
+        The fitted skorch net; ``net_.history`` holds per-epoch loss, lr,
+        train accuracy and timing.
+
+    Examples
+    --------
+    >>> from sklearn_lt import Backbone
+    >>> from sklearn_lt.datasets import load_digits_lt
+    >>> d = load_digits_lt()
+    >>> bb = Backbone(module="mlp", max_epochs=5, batch_size=64, random_state=0)
+    >>> Z = bb.fit(d.X_train, d.y_train).transform(d.X_test)
+    >>> Z.shape[0] == d.X_test.shape[0], Z.dtype
+    (True, dtype('float32'))
+    """
+
+    _parameter_constraints = {
+        "module": [StrOptions(set(NETWORK_NAMES)), nn.Module, type],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"step", "cosine", "constant"})],
+        "milestones": [StrOptions({"auto"}), tuple, list],
+        "lr_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "sampler": SAMPLER_CONSTRAINT,
+        "loss": [StrOptions(set(LOSS_NAMES))],
+        "drw_epoch": [None, StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
+        "augment": [StrOptions({"auto", "crop_flip", "crop", "none"}), None],
+        "swa": ["boolean"],
+        "swa_start": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
+        "swa_lr": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
+        "train_split": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "device": [str, torch.device],
+        "amp": ["boolean", StrOptions({"auto"})],
+        "channels_last": ["boolean", StrOptions({"auto"})],
+        "predict_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, module="auto", *, max_epochs=200, batch_size=128, lr=0.1,
+                 momentum=0.9, weight_decay=2e-4, warmup_epochs=5, lr_schedule="step",
+                 milestones="auto", lr_decay=0.01, sampler="instance", loss="ce",
+                 drw_epoch=None, augment="auto", swa=False, swa_start="auto",
+                 swa_lr="auto", train_split=None, device="auto", amp="auto",
+                 channels_last="auto", predict_batch_size=1024, random_state=None,
+                 verbose=0, **kwargs):
+        self.module = module
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.warmup_epochs = warmup_epochs
+        self.lr_schedule = lr_schedule
+        self.milestones = milestones
+        self.lr_decay = lr_decay
+        self.sampler = sampler
+        self.loss = loss
+        self.drw_epoch = drw_epoch
+        self.augment = augment
+        self.swa = swa
+        self.swa_start = swa_start
+        self.swa_lr = swa_lr
+        self.train_split = train_split
+        self.device = device
+        self.amp = amp
+        self.channels_last = channels_last
+        self.predict_batch_size = predict_batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+        # Routed parameters are stored as given in one private dict (names are
+        # checked in fit: sklearn validates nothing in __init__) and read
+        # through __getattr__, so that they are parameters but not attributes
+        # set in __init__.
+        self._routed_params = dict(kwargs)
+
+    # -- skorch-style routed parameters -------------------------------------
+    def __getattr__(self, name):
+        routed = self.__dict__.get("_routed_params", {})
+        if name in routed:
+            return routed[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._routed_params)
+        return params
+
+    def set_params(self, **params):
+        routed = {k: params.pop(k) for k in list(params) if k.startswith(_PREFIXES)}
+        self._routed_params.update(routed)
+        return super().set_params(**params)
+
+    def _routed(self, prefix):
+        n = len(prefix)
+        return {k[n:]: v for k, v in self._routed_params.items() if k.startswith(prefix)}
+
+    def _check_routed_params(self):
+        unknown = [k for k in self._routed_params if not k.startswith(_PREFIXES)]
+        if unknown:
+            raise TypeError(
+                f"Backbone got unexpected parameter(s) {unknown}; routed parameters must "
+                f"start with one of {_PREFIXES}."
+            )
+        for key, param in _RESERVED.items():
+            if key in self._routed_params:
+                raise ValueError(
+                    f"{key} is Backbone's own parameter {param!r}: the schedule, SWA and "
+                    f"the docs read it from there. Set {param}=... instead."
+                )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        # ClassNamePrefixFeaturesOutMixin names the output backbone0, backbone1, ...
+        return self.n_features_out_
+
+    # -- input handling -------------------------------------------------------
+    def _check_X(self, X, *, reset, y=_NO_Y):
+        """Validated X (uint8 or float32, images (N, C, H, W)), and y when given."""
+        kwargs = dict(ensure_2d=False, allow_nd=True, dtype="numeric", reset=reset)
+        if y is _NO_Y:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, **kwargs)
+        if X.ndim == 1:
+            raise ValueError(
+                "Expected 2D array, got 1D array instead. Reshape your data using "
+                "array.reshape(-1, 1) for a single feature or array.reshape(1, -1) "
+                "for a single sample."
+            )
+        if X.ndim > 4:
+            raise ValueError(f"Backbone takes 2-D tabular or 3-/4-D image arrays, got {X.ndim}-D input.")
+        X = _as_network_dtype(X)
+        if X.ndim == 3:
+            X = X[:, None]  # (N, H, W) grey images -> (N, 1, H, W)
+        if X.ndim == 4 and X.shape[1] not in (1, 3) and X.shape[-1] in (1, 3):
+            raise ValueError(
+                f"Images must be channels-first (N, C, H, W); got shape {X.shape}, which "
+                "looks channels-last. Use X.transpose(0, 3, 1, 2)."
+            )
+        tabular_fit = not reset and len(self.input_shape_) == 1
+        if not reset and not (tabular_fit and X.ndim == 2) \
+                and tuple(X.shape[1:]) != self.input_shape_:
+            raise ValueError(_shape_mismatch(X.shape[1:], self.input_shape_))
+        # validate_data only tracks n_features_in_ when ensure_2d is on, which
+        # would refuse images; track it here on the flattened array instead
+        # (for a 2-D X this is scikit-learn's own check and message).
+        _check_n_features(self, X.reshape(len(X), -1), reset=reset)
+        return X if y is _NO_Y else (X, y)
+
+    # -- fitting ----------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the feature network and joint head (stage 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, [C,] H, W)
+            Tabular features, or images as uint8 (scaled by 1/255) or floats.
+        y : array-like of shape (n_samples,)
+            Class labels; every class needs at least 2 samples.
+
+        Returns
+        -------
+        self : Backbone
+            The fitted estimator.
+        """
+        self._check_routed_params()
+        X, y = self._check_X(X, reset=True, y=y)
+        classes, y_enc, counts = check_long_tailed_targets(y)
+        recipe = self._recipe(X)
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        devices = [recipe.device.index or 0] if recipe.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            criterion = make_loss(recipe.loss.name, counts, **self._routed("criterion__"))
+            module = self._build_module(X, counts, recipe, recipe.loss.logit_scale(criterion))
+            train, valid = self._split(y_enc, seed)
+            Xt, yt = _to_device(X, y_enc, recipe.device)
+            valid_data = None if valid is None else skorch.dataset.Dataset(Xt[valid], yt[valid])
+            net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
+                                  valid_data)
+            net.fit(Xt if valid is None else Xt[train], yt if valid is None else yt[train])
+        # The validation data served its purpose; it is not pickled with the model.
+        net.train_split = None
+        # Only now, with training done, assign fitted state: a failed fit leaves
+        # a previously fitted model intact.
+        self._set_fitted(net, classes, counts, X.shape[1:], recipe)
+        return self
+
+    def _resolve(self, value, default):
+        return default if isinstance(value, str) and value == "auto" else value
+
+    def _recipe(self, X):
+        """Resolve every "auto" setting and check the combination."""
+        T = self.max_epochs
+        spec = get_loss_spec(self.loss)
+        drw_epoch = self.drw_epoch
+        if spec.drw and drw_epoch is None:
+            drw_epoch = "auto"
+        drw_epoch = self._resolve(drw_epoch, int(0.8 * T))
+        swa_start = self._resolve(self.swa_start, int(0.75 * T)) if self.swa else None
+        if swa_start is not None and swa_start >= T:
+            raise ValueError(f"swa_start={swa_start} must be below max_epochs={T}.")
+        is_image = X.ndim == 4
+        augment = self.augment or "none"
+        if augment == "auto":
+            augment = "crop_flip" if is_image and X.shape[1] == 3 else "none"
+        if augment != "none" and not is_image:
+            raise ValueError(f"augment={self.augment!r} needs image input (N, C, H, W); got 2-D X.")
+        device = resolve_device(self.device)
+        cuda = device.type == "cuda"
+        return _Recipe(
+            loss=spec, epochs=T,
+            drw_epoch=drw_epoch if drw_epoch is not None and drw_epoch < T else None,
+            swa_start=swa_start, swa_lr=self._resolve(self.swa_lr, self.lr / 2),
+            milestones=tuple(self._resolve(self.milestones, (int(0.8 * T), int(0.9 * T)))),
+            augment=augment, device=device,
+            amp=cuda if self.amp == "auto" else bool(self.amp),
+            channels_last=is_image and (cuda if self.channels_last == "auto"
+                                        else bool(self.channels_last)),
+        )
+
+    def _build_module(self, X, counts, recipe, logit_scale):
+        """The network to train, on a copy of a user-given module."""
+        spec = copy.deepcopy(self.module) if isinstance(self.module, nn.Module) else self.module
+        features = make_network(spec, tuple(X.shape[1:]), **self._routed("module__"))
+        if self.batch_size < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                       for m in features.modules()):
+            raise ValueError(
+                f"batch_size={self.batch_size} cannot train {type(features).__name__}: batch "
+                "norm needs at least 2 samples per batch. Use batch_size >= 2."
+            )
+        is_image = X.ndim == 4
+        divisor = 255.0 if X.dtype == np.uint8 else 1.0
+        axes = (0, 2, 3) if is_image else (0,)
+        # Input statistics, per channel for images, per feature for tables.
+        mean = X.mean(axis=axes, dtype=np.float64) / divisor
+        std = X.std(axis=axes, dtype=np.float64) / divisor
+        std = np.where(std > 1e-8, std, 1.0)
+        shape = (1, -1, 1, 1) if is_image else (1, -1)
+        augment = (CropFlip(padding=4, flip=recipe.augment == "crop_flip")
+                   if recipe.augment != "none" else None)
+        module = LTModule(
+            features, len(counts), input_divisor=divisor, mean=mean.reshape(shape),
+            std=std.reshape(shape), augment=augment, cosine_head=recipe.loss.head == "cosine",
+            logit_scale=logit_scale,
+        )
+        if recipe.channels_last:
+            module.to(memory_format=torch.channels_last)
+        return module
+
+    def _split(self, y_enc, seed):
+        """Training and validation indices (stratified), or (all, None) without a split."""
+        n = y_enc.shape[0]
+        if self.train_split is None:
+            return np.arange(n), None
+        try:
+            train, valid = train_test_split(np.arange(n), test_size=self.train_split,
+                                            stratify=y_enc, random_state=seed)
+        except ValueError as exc:
+            raise ValueError(f"train_split={self.train_split} cannot split these labels: {exc}") \
+                from None
+        lost = np.setdiff1d(np.unique(y_enc), y_enc[train])
+        if lost.size:
+            raise ValueError(
+                f"train_split={self.train_split} leaves class index(es) {lost.tolist()} with no "
+                "training sample; lower train_split."
+            )
+        return np.sort(train), np.sort(valid)
+
+    def _callbacks(self, sampler, counts, recipe):
+        callbacks = [
+            ("lr", cb.lr_scheduler(self.lr, recipe.epochs, schedule=self.lr_schedule,
+                                   warmup_epochs=self.warmup_epochs,
+                                   milestones=recipe.milestones, decay=self.lr_decay,
+                                   swa_start=recipe.swa_start, swa_lr=recipe.swa_lr)),
+            ("sampler_epoch", cb.SamplerEpoch(sampler)),
+            ("accuracy", cb.BatchAccuracy(len(counts))),
+            ("throughput", cb.Throughput()),
+            ("divergence", cb.DivergenceCheck()),
+        ]
+        if recipe.drw_epoch is not None:
+            callbacks.append(("drw", cb.DeferredReweighting(
+                recipe.drw_epoch, effective_number_weights(counts, 0.9999))))
+        if recipe.swa_start is not None:
+            callbacks.append(("swa", cb.WeightAveraging(recipe.swa_start, self.batch_size)))
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog(
+                keys_ignored=["train_batch_count", "valid_batch_count"])))
+        return callbacks
+
+    def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data):
+        gen = torch.Generator().manual_seed(seed)
+        sampler = make_sampler(self.sampler, y_train, total_epochs=recipe.epochs, generator=gen)
+        optimizer_kw = {"momentum": self.momentum, "weight_decay": self.weight_decay,
+                        **self._routed("optimizer__")}
+        return LTNet(
+            module=module, criterion=criterion, optimizer=torch.optim.SGD, lr=self.lr,
+            max_epochs=recipe.epochs, batch_size=self.batch_size,
+            iterator_train=BatchIterator, iterator_train__sampler=sampler,
+            iterator_train__device=recipe.device, iterator_train__training=True,
+            iterator_valid=BatchIterator, iterator_valid__device=recipe.device,
+            train_split=None if valid_data is None else skorch.helper.predefined_split(valid_data),
+            callbacks=self._callbacks(sampler, counts, recipe),
+            device=recipe.device, verbose=self.verbose, predict_nonlinearity=None,
+            amp=recipe.amp, channels_last=recipe.channels_last,
+            **{f"optimizer__{k}": v for k, v in optimizer_kw.items()},
+        )
+
+    def _set_fitted(self, net, classes, counts, input_shape, recipe):
+        net.module_.eval()
+        coef, intercept = net.module_.joint_head()
+        self.classes_ = classes
+        self.class_counts_ = counts
+        self.input_shape_ = tuple(input_shape)
+        self.n_features_out_ = int(coef.shape[1])
+        self.coef_ = coef.cpu().numpy().astype(np.float64)
+        self.intercept_ = intercept.cpu().numpy().astype(np.float64)
+        self.loss_ = recipe.loss.name
+        self.net_ = net
+
+    # -- inference --------------------------------------------------------------
+    def _forward_batches(self, X, fn):
+        device = next(self.module_.parameters()).device
+        amp = self.net_.amp and device.type == "cuda"
+        out = []
+        self.module_.eval()
+        with torch.inference_mode():
+            for i in range(0, len(X), self.predict_batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(X[i:i + self.predict_batch_size])).to(device)
+                if self.net_.channels_last and xb.ndim == 4:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                    out.append(fn(xb).float().cpu())
+        return torch.cat(out).numpy()
+
+    def transform(self, X):
+        """Penultimate features of the fitted network, as the joint head reads them.
+
+        Parameters
+        ----------
+        X : array-like, same layout as in ``fit``
+            Inputs; any dtype is scaled as the training inputs were.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out_), dtype float32
+            The features.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._forward_batches(X, self.module_.embed).astype(np.float32, copy=False)
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._forward_batches(X, self.module_.logits)
+
+    def decision_function(self, X):
+        """Logits of the jointly trained head.
+
+        Parameters
+        ----------
+        X : array-like, same layout as in ``fit``
+            Inputs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, the logit of ``classes_[1]`` minus that of
+            ``classes_[0]``, as scikit-learn's binary classifiers do.
+        """
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X):
+        """Softmax of the joint head's logits.
+
+        Parameters
+        ----------
+        X : array-like, same layout as in ``fit``
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        logits = torch.from_numpy(self._logits(X)).double()
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, X):
+        """Class labels from the jointly trained head.
+
+        Parameters
+        ----------
+        X : array-like, same layout as in ``fit``
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        logits = self._logits(X)  # checks fitted before classes_ is read
+        return self.classes_[logits.argmax(axis=1)]
+
+    @property
+    def module_(self):
+        """The fitted torch network (the SWA average when ``swa=True``)."""
+        return self.net_.module_
+
+    @property
+    def logit_scale_(self):
+        """Factor from the head's output to the logits (LDAM's scale; 1 otherwise)."""
+        check_is_fitted(self)
+        return self.module_.logit_scale
+
+    @property
+    def history_(self):
+        """Per-epoch training history (list of dicts) of the skorch net."""
+        check_is_fitted(self)
+        return self.net_.history
+
+
+def _as_network_dtype(X):
+    """uint8 stays (scaled inside the module); anything else becomes float32.
+
+    Finite float64 values beyond float32's range would become infinities and
+    poison training or predictions silently, so they are refused here.
+    """
+    if X.dtype == np.uint8:
+        return X
+    X32 = X.astype(np.float32, copy=False)
+    if not np.isfinite(X32).all():
+        big = float(np.abs(X[np.isfinite(X)]).max())
+        raise ValueError(
+            f"X has values up to {big:.3g} in magnitude, beyond float32's range "
+            f"({np.finfo(np.float32).max:.3g}), in which the network computes. Rescale X."
+        )
+    return X32
+
+
+def _shape_mismatch(got, expected):
+    got, expected = tuple(got), tuple(expected)
+    msg = (f"X has samples of shape {got}, but Backbone was fitted on samples of shape "
+           f"{expected}.")
+    if len(expected) == 3 and int(np.prod(got)) == int(np.prod(expected)):
+        msg += f" Reshape the input with X.reshape(-1, {', '.join(map(str, expected))})"
+        if len(got) == 3 and got[-1] == expected[0]:
+            msg += " (the images look channels-last: X.transpose(0, 3, 1, 2))"
+        msg += "."
+    return msg
+
+
+def _to_device(X, y_enc, device):
+    Xt = torch.from_numpy(np.ascontiguousarray(X))
+    yt = torch.from_numpy(y_enc)
+    if device.type == "cuda" and Xt.numel() * Xt.element_size() < 2 * 1024**3:
+        # Small enough to live on the GPU: no host->device copy per batch.
+        Xt, yt = Xt.to(device), yt.to(device)
+    return Xt, yt

@@ -1,0 +1,83 @@
+"""The skorch net behind Backbone and its in-memory batch iterator."""
+
+import math
+
+import skorch
+import torch
+
+from ..nn._samplers import epoch_batches, epoch_order
+
+
+class BatchIterator:
+    """Yields ``(X[idx], y[idx])`` batches by fancy indexing in-memory tensors.
+
+    A per-sample ``Dataset.__getitem__`` + collate costs more than a small CNN's
+    forward pass on CPU; slicing whole batches keeps the library within a few
+    percent of a hand-written loop (``benchmarks/bench_backbone_overhead.py``).
+    The batches are cut by :func:`~sklearn_lt.nn.epoch_batches`, the slicing
+    the stage-2 trainer uses too.
+    """
+
+    def __init__(self, dataset, batch_size, sampler=None, device=None, training=False):
+        self.training = training
+        self.X = dataset.X
+        self.y = dataset.y
+        self.batch_size = batch_size
+        self.sampler = sampler
+        self.device = device
+
+    def __len__(self):
+        n = len(self.sampler) if self.sampler is not None else len(self.X)
+        return math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        if self.sampler is not None:
+            order = epoch_order(self.sampler)
+        else:
+            order = torch.arange(len(self.X))
+        pin = self.device is not None and self.device.type == "cuda" and not self.X.is_cuda
+        # Batch norm cannot train on one sample: a last batch of one is dropped.
+        for idx in epoch_batches(order, self.batch_size, drop_single=self.training):
+            if self.X.is_cuda:
+                idx = idx.to(self.X.device)
+            xb, yb = self.X[idx], self.y[idx]
+            if pin:
+                xb, yb = xb.pin_memory(), yb.pin_memory()
+            yield xb, yb
+
+
+class LTNet(skorch.NeuralNet):
+    """skorch net with mixed precision and channels-last inference.
+
+    The training step is skorch's own: ``train_step_single`` computes the loss
+    through :meth:`get_loss`, the one place where it is computed, and the
+    epoch-level recipe lives in single-purpose callbacks
+    (:mod:`sklearn_lt.backbone._callbacks`).
+    """
+
+    def __init__(self, *args, amp=False, channels_last=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.amp = amp
+        self.channels_last = channels_last
+
+    @property
+    def _default_callbacks(self):
+        # The recipe callbacks must run before PrintLog so that the printed row
+        # has lr and train accuracy: PrintLog is appended by Backbone after them.
+        return [
+            ("epoch_timer", skorch.callbacks.EpochTimer()),
+            ("train_loss", skorch.callbacks.PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", skorch.callbacks.PassthroughScoring(name="valid_loss")),
+        ]
+
+    def _prepare(self, x):
+        x = skorch.utils.to_tensor(x, device=self.device)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def infer(self, x, **fit_params):
+        x = self._prepare(x)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            out = self.module_(x, **fit_params)
+        return out.float()
