@@ -9,23 +9,13 @@ __version__ = "0.1.0"
 
 from . import datasets, heads, losses, metrics, nn, resampling  # noqa: E402
 from .backbone import Backbone  # noqa: E402
-from .heads import (  # noqa: E402
-    CRTClassifier,
-    LogitAdjustedClassifier,
-    LWSClassifier,
-    NCMClassifier,
-    TauNormClassifier,
-)
+from .heads import *  # noqa: E402, F403  (every head is exported at the top level too)
 from .resampling import PowerResampler  # noqa: E402
 
 __all__ = [
     "Backbone",
-    "CRTClassifier",
-    "LWSClassifier",
-    "LogitAdjustedClassifier",
-    "NCMClassifier",
     "PowerResampler",
-    "TauNormClassifier",
+    *heads.__all__,
     "datasets",
     "heads",
     "losses",

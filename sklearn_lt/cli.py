@@ -11,14 +11,21 @@ import sys
 import time
 
 
+def _row(name, y_test, proba, classes, counts, seconds):
+    from .metrics import expected_calibration_error, negative_log_likelihood, shot_accuracy
+
+    acc = shot_accuracy(y_test, classes[proba.argmax(1)], counts)
+    return (name, acc["many"], acc["medium"], acc["few"], acc["all"],
+            negative_log_likelihood(y_test, proba, labels=classes),
+            expected_calibration_error(y_test, proba, labels=classes), seconds)
+
+
 def _demo(args):
     import numpy as np
 
     from . import heads
     from .backbone import Backbone
     from .datasets import load_digits_lt
-    from .metrics import expected_calibration_error, negative_log_likelihood, shot_accuracy
-
     kw = {} if args.imbalance_factor is None else {"imbalance_factor": args.imbalance_factor}
     d = load_digits_lt(random_state=args.seed, **kw)
     counts = dict(zip(*np.unique(d.y_train, return_counts=True)))
@@ -35,38 +42,24 @@ def _demo(args):
     # Features are computed once and shared by every head (stage 2 never
     # re-runs the backbone).
     Z_train, Z_test = backbone.transform(d.X_train), backbone.transform(d.X_test)
-    joint = (backbone.coef_, backbone.intercept_)
     # The stage-2 SGD defaults are Kang et al.'s ImageNet-LT config (batch 512):
     # on 489 images that is 5 steps in 5 epochs, too few to move anything.
     # A class-aware epoch is K * max_j n_j = 1,440 draws here; batch 64 with the
     # lr scaled linearly and 10 epochs gives about 230 steps.
-    small_data_sgd = dict(batch_size=64, lr=0.025, epochs=10, random_state=args.seed)
-    models = [
-        ("joint", None),
-        ("cRT (lbfgs)", heads.CRTClassifier(solver="lbfgs")),
-        ("cRT (sgd)", heads.CRTClassifier(solver="sgd", **small_data_sgd)),
-        ("NCM", heads.NCMClassifier()),
-        ("tau-norm (tau=1)", heads.TauNormClassifier(tau=1.0, joint_head=joint)),
-        ("LWS", heads.LWSClassifier(joint_head=joint, **small_data_sgd)),
-        ("logit-adjusted", heads.LogitAdjustedClassifier(tau=1.0, joint_head=joint)),
-    ]
-    rows = []
-    for name, head in models:
+    catalog = heads.head_catalog(joint_head=(backbone.coef_, backbone.intercept_),
+                                 sgd_params=dict(batch_size=64, lr=0.025, epochs=10),
+                                 random_state=args.seed)
+    rows = [_row("joint", d.y_test, backbone.predict_proba(d.X_test), backbone.classes_,
+                 counts, t_backbone)]
+    for name, head in catalog:
         t0 = time.perf_counter()
-        if head is None:
-            proba, seconds = backbone.predict_proba(d.X_test), t_backbone
-            pred = backbone.classes_[proba.argmax(1)]
-        else:
-            head.fit(Z_train, d.y_train)
-            proba = head.predict_proba(Z_test)
-            pred = head.classes_[proba.argmax(1)]
-            seconds = time.perf_counter() - t0
-        acc = shot_accuracy(d.y_test, pred, counts)
-        rows.append((name, acc["many"], acc["medium"], acc["few"], acc["all"],
-                     negative_log_likelihood(d.y_test, proba),
-                     expected_calibration_error(d.y_test, proba), seconds))
+        head.fit(Z_train, d.y_train)
+        seconds = time.perf_counter() - t0
+        rows.append(_row(name, d.y_test, head.predict_proba(Z_test), head.classes_, counts,
+                         seconds))
 
-    header = f"{'method':<18}{'many':>7}{'medium':>8}{'few':>7}{'all':>7}{'NLL':>7}{'ECE':>7}{'fit s':>8}"
+    header = (f"{'method':<18}{'many':>7}{'medium':>8}{'few':>7}{'all':>7}{'NLL':>7}{'ECE':>7}"
+              f"{'fit s':>8}")
     print(header)
     print("-" * len(header))
     for name, *vals in rows:

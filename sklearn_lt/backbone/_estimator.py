@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import skorch
 import torch
-from skorch.callbacks import PrintLog
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -19,10 +18,18 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_n_features, check_is_fitted, validate_data
+from skorch.callbacks import PrintLog
 from torch import nn
 
-from ..nn import LOSS_NAMES, CropFlip, effective_number_weights, get_loss_spec, make_loss
-from ..nn import make_network, make_sampler
+from ..nn import (
+    LOSS_NAMES,
+    CropFlip,
+    effective_number_weights,
+    get_loss_spec,
+    make_loss,
+    make_network,
+    make_sampler,
+)
 from ..utils import check_long_tailed_targets, resolve_device
 from ..utils._sampling import SAMPLER_CONSTRAINT
 from . import _callbacks as cb
@@ -67,7 +74,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
 
     Parameters
     ----------
-    module : {"auto", "resnet32", "cnn", "mlp", "resnet10", "resnext50"} or nn.Module, default="auto"
+    module : {"auto", "resnet32", "cnn", "mlp", "resnet10", "resnext50"} or nn.Module, \
+            default="auto"
         Feature network. ``"auto"`` picks an MLP for 2-D (tabular) input,
         ResNet-32 for 32x32 images, the small CNN for other small images and
         ResNet-10 from 64x64 up. A user module must map a batch to
@@ -101,7 +109,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         (q=1), class-balanced (q=0, class-aware sampler), square-root (q=1/2),
         any power q >= 0, or progressively balanced (linear IB -> CB over
         epochs). An epoch draws ``n_samples`` indices whatever the strategy.
-    loss : {"ce", "focal", "cb", "ldam", "ldam_drw", "logit_adjusted", "balanced_softmax"}, default="ce"
+    loss : {"ce", "focal", "cb", "ldam", "ldam_drw", "logit_adjusted", "balanced_softmax"}, \
+            default="ce"
         Training loss (:mod:`sklearn_lt.losses`; aliases ``"class_balanced"``
         and ``"la"``); parameters via ``criterion__gamma``,
         ``criterion__beta``, ``criterion__tau``, ``criterion__max_margin``,
@@ -198,7 +207,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "lr_decay": [Interval(numbers.Real, 0, 1, closed="right")],
         "sampler": SAMPLER_CONSTRAINT,
         "loss": [StrOptions(set(LOSS_NAMES))],
-        "drw_epoch": [None, StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
+        "drw_epoch": [None, StrOptions({"auto"}),
+                      Interval(numbers.Integral, 0, None, closed="left")],
         "augment": [StrOptions({"auto", "crop_flip", "crop", "none"}), None],
         "swa": ["boolean"],
         "swa_start": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
@@ -310,7 +320,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                 "for a single sample."
             )
         if X.ndim > 4:
-            raise ValueError(f"Backbone takes 2-D tabular or 3-/4-D image arrays, got {X.ndim}-D input.")
+            raise ValueError(
+                f"Backbone takes 2-D tabular or 3-/4-D image arrays, got {X.ndim}-D input.")
         X = _as_network_dtype(X)
         if X.ndim == 3:
             X = X[:, None]  # (N, H, W) grey images -> (N, 1, H, W)
@@ -509,7 +520,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.module_.eval()
         with torch.inference_mode():
             for i in range(0, len(X), self.predict_batch_size):
-                xb = torch.from_numpy(np.ascontiguousarray(X[i:i + self.predict_batch_size])).to(device)
+                xb = np.ascontiguousarray(X[i:i + self.predict_batch_size])
+                xb = torch.from_numpy(xb).to(device)
                 if self.net_.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):

@@ -10,9 +10,12 @@ Each head is a scikit-learn classifier fitted on features (e.g. the output of
 - :class:`LogitAdjustedClassifier` -- subtract ``tau * log(prior)`` from the logits.
 
 :func:`fit_linear_head` is the deterministic L-BFGS solver behind the joint
-head (when none is given) and cRT.
+head (when none is given) and cRT; :func:`head_catalog` configures one of each
+head for a comparison. A new head is one module plus its name below
+(base classes in :mod:`sklearn_lt.base`).
 """
 
+from ._catalog import head_catalog
 from ._crt import CRTClassifier
 from ._linear import fit_linear_head
 from ._logit_adjusted import LogitAdjustedClassifier
@@ -27,4 +30,5 @@ __all__ = [
     "NCMClassifier",
     "TauNormClassifier",
     "fit_linear_head",
+    "head_catalog",
 ]

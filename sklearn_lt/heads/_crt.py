@@ -99,6 +99,9 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     array([1, 0])
     """
 
+    # Labels and parameters of this head in heads.head_catalog (demo, benchmarks).
+    _catalog_variants = {"cRT (lbfgs)": {"solver": "lbfgs"}, "cRT (sgd)": {"solver": "sgd"}}
+
     _parameter_constraints: dict = {
         "solver": [StrOptions({"lbfgs", "sgd"})],
         "C": [Interval(Real, 0, None, closed="neither"), None],

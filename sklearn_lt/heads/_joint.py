@@ -80,7 +80,7 @@ class JointHeadMixin:
             coef, intercept = joint.coef_, joint.intercept_
             if hasattr(joint, "classes_"):
                 joint_classes = np.asarray(joint.classes_)
-                if joint_classes.shape != classes.shape or not np.array_equal(joint_classes, classes):
+                if not np.array_equal(joint_classes, classes):
                     raise ValueError(
                         f"joint_head was fitted on classes {joint_classes.tolist()}, but y has "
                         f"classes {classes.tolist()}; their rows cannot be matched."
@@ -90,7 +90,8 @@ class JointHeadMixin:
         if coef.shape != (n_classes, n_features):
             hint = ""
             if coef.ndim == 2 and coef.shape[0] == 1 and n_classes == 2:
-                hint = " One-row binary coefficients (as LogisticRegression stores) are not supported."
+                hint = (" One-row binary coefficients (as LogisticRegression stores) are not "
+                        "supported.")
             raise ValueError(
                 f"joint_head coef has shape {coef.shape}, expected (n_classes, n_features) = "
                 f"({n_classes}, {n_features}) for y with {n_classes} classes and X with "

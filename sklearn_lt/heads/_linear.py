@@ -22,7 +22,8 @@ def _sample_weights(y_enc, n_classes, class_weight):
     counts = np.bincount(y_enc, minlength=n_classes).astype(np.float64)
     if isinstance(class_weight, str):
         if class_weight != "balanced":
-            raise ValueError(f"class_weight must be None, 'balanced' or an array, got {class_weight!r}.")
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or an array, got {class_weight!r}.")
         present = counts > 0
         cw = np.zeros(n_classes)
         # n / (K n_j): every class sums to n / K and the weights sum to n, so C
@@ -160,7 +161,8 @@ def _lbfgs(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1000, tol=
     X = np.ascontiguousarray(X, dtype=np.float64)
     y_enc = np.asarray(y_enc, dtype=np.int64)
     if X.ndim != 2 or y_enc.shape != (X.shape[0],):
-        raise ValueError(f"Expected X of shape (n, d) and y of shape (n,), got {X.shape} and {y_enc.shape}.")
+        raise ValueError(
+            f"Expected X of shape (n, d) and y of shape (n,), got {X.shape} and {y_enc.shape}.")
     if not np.all(np.isfinite(X)):
         raise ValueError("X contains NaN or infinity.")
     if y_enc.size and (y_enc.min() < 0 or y_enc.max() >= n_classes):

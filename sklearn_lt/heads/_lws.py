@@ -94,6 +94,9 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
     (2,)
     """
 
+    # Labels and parameters of this head in heads.head_catalog (demo, benchmarks).
+    _catalog_variants = {"LWS": {}}
+
     _parameter_constraints: dict = {
         **JOINT_HEAD_CONSTRAINTS,
         **SGD_CONSTRAINTS,

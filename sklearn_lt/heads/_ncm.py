@@ -121,6 +121,9 @@ class NCMClassifier(BaseHead):
     array([0, 1])
     """
 
+    # Labels and parameters of this head in heads.head_catalog (demo, benchmarks).
+    _catalog_variants = {"NCM": {}}
+
     _parameter_constraints: dict = {
         "metric": [StrOptions({"euclidean", "cosine"})],
         "normalize": [StrOptions({"centered_l2", "l2"}), None],

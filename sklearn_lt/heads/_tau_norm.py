@@ -80,6 +80,9 @@ class TauNormClassifier(JointHeadMixin, LinearHeadMixin, BaseHead):
     array([1])
     """
 
+    # Labels and parameters of this head in heads.head_catalog (demo, benchmarks).
+    _catalog_variants = {"tau-norm": {}}
+
     _parameter_constraints: dict = {
         "tau": [Interval(Real, 0, None, closed="left")],
         **JOINT_HEAD_CONSTRAINTS,

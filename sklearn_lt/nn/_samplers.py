@@ -27,7 +27,6 @@ import torch
 from torch.utils.data import Sampler
 
 from ..utils._sampling import (
-    PROGRESSIVE,
     power_class_probabilities,
     resolve_num_samples,
     sampler_exponent,

@@ -67,10 +67,11 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     """Train the trainable parameters of ``module`` on fixed features with SGD.
 
     Each epoch draws ``len(sampler)`` indices (``num_samples``, by default
-    ``N``, for the built-in strategies), cuts them into mini-batches of ``batch_size`` (the last one may
-    be smaller) and takes one SGD step per batch. Only parameters with
-    ``requires_grad=True`` are optimised, so freezing a parameter is how a
-    caller keeps it fixed (LWS freezes the joint head and trains the scales).
+    ``N``, for the built-in strategies), cuts them into mini-batches of
+    ``batch_size`` (the last one may be smaller) and takes one SGD step per
+    batch. Only parameters with ``requires_grad=True`` are optimised, so
+    freezing a parameter is how a caller keeps it fixed (LWS freezes the joint
+    head and trains the scales).
 
     Parameters
     ----------
@@ -157,7 +158,8 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
     --------
     >>> import numpy as np, torch
     >>> from sklearn_lt.nn import train_module
-    >>> X = np.r_[np.random.RandomState(0).randn(40, 2) + 2, np.random.RandomState(1).randn(8, 2) - 2]
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.randn(40, 2) + 2, rng.randn(8, 2) - 2]
     >>> y = np.r_[np.zeros(40, dtype=np.int64), np.ones(8, dtype=np.int64)]
     >>> lin = torch.nn.Linear(2, 2)
     >>> hist = train_module(lin, X, y, epochs=20, batch_size=16, lr=0.1, random_state=0)
