@@ -2,7 +2,7 @@
 
 from ._cifar import load_cifar10, load_cifar100
 from ._digits import load_digits_lt
-from ._idx import load_fashion_mnist, load_mnist
+from ._idx import load_fashion_mnist, load_mnist, read_idx
 from ._image_folder import load_image_folder
 from ._long_tailed import make_long_tailed
 
@@ -14,4 +14,5 @@ __all__ = [
     "load_image_folder",
     "load_mnist",
     "make_long_tailed",
+    "read_idx",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "PowerSampler",
     "ProgressivelyBalancedSampler",
     "epoch_batches",
+    "epoch_order",
     "make_sampler",
 ]
 
@@ -315,6 +316,23 @@ def epoch_order(sampler):
     Trainers index in-memory tensors with whole batches; taking the epoch as a
     tensor avoids a Python list of N ints for the built-in samplers, while any
     other torch ``Sampler`` still works through iteration.
+
+    Parameters
+    ----------
+    sampler : torch.utils.data.Sampler
+        A built-in sampler (drawn with ``epoch_indices``) or any sampler.
+
+    Returns
+    -------
+    order : torch.Tensor of shape (len(sampler),)
+        The indices of one epoch, dtype int64.
+
+    Examples
+    --------
+    >>> from sklearn_lt.nn import epoch_order, make_sampler
+    >>> order = epoch_order(make_sampler("instance", [0, 0, 1, 1]))
+    >>> sorted(order.tolist())
+    [0, 1, 2, 3]
     """
     if hasattr(sampler, "epoch_indices"):
         return sampler.epoch_indices().long()
