@@ -151,6 +151,29 @@ def fashion_mnist_lt(imbalance_factor=100, n_max=6000, *, allow_synthetic=False)
         f"Fashion-MNIST-LT IF={imbalance_factor}, n_max={n_max} (official files in {folder})")
 
 
+def evaluate(name, proba, classes, counts, y_test, fit_s=None, **extra):
+    """The one evaluation of a fitted model's test probabilities, for every benchmark.
+
+    Returns a row: many / medium / few / all accuracy (``shot_accuracy`` with
+    the training class counts ``counts``, aligned with ``classes``), NLL, ECE
+    (15 bins), per-class accuracy, the fit time and any extra fields.
+    """
+    from sklearn_lt.metrics import (
+        expected_calibration_error,
+        negative_log_likelihood,
+        shot_accuracy,
+    )
+
+    classes = np.asarray(classes)
+    pred = classes[np.asarray(proba).argmax(axis=1)]
+    acc = shot_accuracy(y_test, pred, dict(zip(classes.tolist(), np.asarray(counts).tolist())))
+    return {"method": name, **{k: float(v) for k, v in acc.items()},
+            "nll": negative_log_likelihood(y_test, proba, labels=classes),
+            "ece": expected_calibration_error(y_test, proba, labels=classes),
+            "per_class_accuracy": [float(np.mean(pred[y_test == c] == c)) for c in classes],
+            "fit_s": fit_s, **extra}
+
+
 def format_cell(value, fmt):
     if isinstance(value, float) and math.isnan(value):
         return "NaN"

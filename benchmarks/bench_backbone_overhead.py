@@ -34,10 +34,17 @@ import time
 
 import numpy as np
 import torch
+from _common import (
+    CpuContention,
+    fashion_mnist_lt,
+    load_average,
+    machine_info,
+    set_threads,
+    table,
+    write_json,
+)
 from torch import nn
 
-from _common import (CpuContention, fashion_mnist_lt, load_average, machine_info,
-                     set_threads, table, write_json)
 from sklearn_lt import Backbone
 from sklearn_lt.nn import make_network, make_sampler
 

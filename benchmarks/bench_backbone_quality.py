@@ -16,8 +16,8 @@ balanced accuracy), NLL, ECE (15 bins) and fit time.
 
     python benchmarks/bench_backbone_quality.py [--quick] [--epochs N] [--threads N]
 
-About 10 minutes on 2 idle CPU cores; --quick (a fifth of the data, 2 epochs)
-checks the plumbing in about a minute and says nothing about quality.
+--quick (a fifth of the data, 2 epochs) checks the plumbing and says nothing
+about quality. Results and their reading: benchmarks/README.md.
 """
 
 import argparse
@@ -25,11 +25,18 @@ import sys
 import time
 
 import numpy as np
+from _common import (
+    CpuContention,
+    evaluate,
+    fashion_mnist_lt,
+    load_average,
+    machine_info,
+    set_threads,
+    table,
+    write_json,
+)
 
-from _common import (CpuContention, fashion_mnist_lt, load_average, machine_info,
-                     set_threads, table, write_json)
 from sklearn_lt import Backbone
-from sklearn_lt.metrics import expected_calibration_error, negative_log_likelihood, shot_accuracy
 
 # (row name, family, Backbone parameters); the family tells the sampler rows
 # from the loss rows for the verdict.
@@ -58,18 +65,6 @@ def recipe(epochs):
     return dict(module="cnn", max_epochs=epochs, batch_size=128, lr=0.1, momentum=0.9,
                 weight_decay=2e-4, warmup_epochs=max(1, epochs // 10), lr_schedule="cosine",
                 augment="none", device="cpu", random_state=0)
-
-
-def evaluate(bb, X_test, y_test):
-    proba = bb.predict_proba(X_test)
-    pred = bb.classes_[proba.argmax(axis=1)]
-    counts = dict(zip(bb.classes_.tolist(), bb.class_counts_.tolist()))
-    acc = shot_accuracy(y_test, pred, counts)
-    per_class = [float(np.mean(pred[y_test == c] == c)) for c in bb.classes_]
-    return {**acc,
-            "nll": negative_log_likelihood(y_test, proba, labels=bb.classes_),
-            "ece": expected_calibration_error(y_test, proba, labels=bb.classes_),
-            "per_class_accuracy": per_class}
 
 
 def verdict(rows):
@@ -140,10 +135,10 @@ def main(argv=None):
         t0 = time.perf_counter()
         bb.fit(X, y)
         fit_s = time.perf_counter() - t0
-        rows.append({"method": name, "family": family, "params": extra,
-                     **evaluate(bb, X_test, y_test), "fit_s": fit_s,
-                     "load_average_at_start": load_row,
-                     "other_processes_cpu_fraction": contention.other_fraction()})
+        rows.append(evaluate(name, bb.predict_proba(X_test), bb.classes_, bb.class_counts_,
+                             y_test, fit_s, family=family, params=extra,
+                             load_average_at_start=load_row,
+                             other_processes_cpu_fraction=contention.other_fraction()))
         r = rows[-1]
         others = r["other_processes_cpu_fraction"]
         print(f"  {name:<28} all {r['all']:.3f}  medium {r['medium']:.3f}  fit {fit_s:.0f}s "
