@@ -17,9 +17,12 @@ The tests, the demo and the benchmarks discover it from there
 Examples
 --------
 >>> import numpy as np
+>>> from numbers import Real
+>>> from sklearn.utils._param_validation import Interval
 >>> from sklearn_lt.base import BaseHead, LinearHeadMixin
 >>> class MeanShiftHead(LinearHeadMixin, BaseHead):
 ...     '''Linear head from class means (a toy).'''
+...     _parameter_constraints = {"shrink": [Interval(Real, 0, None, closed="neither")]}
 ...     def __init__(self, shrink=1.0):
 ...         self.shrink = shrink
 ...     def _fit(self, X, y_enc, classes, counts):

@@ -33,15 +33,19 @@ def _demo(args):
           f"{[int(counts[c]) for c in sorted(counts)]}; balanced test set of {len(d.y_test)}")
 
     t0 = time.perf_counter()
+    # SWAG (SWA from 75% of the epochs, two snapshots per epoch) gives every head
+    # the averaged features and SWAGReprClassifier its stochastic representations.
     backbone = Backbone(module="mlp", max_epochs=args.epochs, batch_size=64, lr=0.05,
-                        weight_decay=5e-4, random_state=args.seed, verbose=args.verbose)
-    backbone.fit(d.X_train, d.y_train)
+                        weight_decay=5e-4, swag=True, swa_snapshots_per_epoch=2,
+                        random_state=args.seed, verbose=args.verbose)
+    Z_train = backbone.fit_transform(d.X_train, d.y_train)
     t_backbone = time.perf_counter() - t0
-    print(f"stage 1: MLP backbone, {args.epochs} epochs, instance-balanced CE, {t_backbone:.1f}s")
+    print(f"stage 1: MLP backbone, {args.epochs} epochs, instance-balanced CE, SWA + SWAG "
+          f"({backbone.swag_samples} sampled networks), {t_backbone:.1f}s")
 
     # Features are computed once and shared by every head (stage 2 never
     # re-runs the backbone).
-    Z_train, Z_test = backbone.transform(d.X_train), backbone.transform(d.X_test)
+    Z_test = backbone.transform(d.X_test)
     # The stage-2 SGD defaults are Kang et al.'s ImageNet-LT config (batch 512):
     # on 489 images that is 5 steps in 5 epochs, too few to move anything.
     # A class-aware epoch is K * max_j n_j = 1,440 draws here; batch 64 with the

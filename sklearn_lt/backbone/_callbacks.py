@@ -9,7 +9,8 @@ phase) is one more callback or a subclass, not an edit of a monolith:
   (built by :func:`lr_scheduler`);
 - :class:`SamplerEpoch` tells an epoch-aware sampler the epoch;
 - :class:`DeferredReweighting` switches the loss to class weights (DRW);
-- :class:`WeightAveraging` averages weights (SWA, ``torch.optim.swa_utils``);
+- :class:`WeightAveraging` averages weights (SWA, ``torch.optim.swa_utils``),
+  and :class:`SWAGCollection`, a subclass, also collects the SWAG posterior;
 - :class:`BatchAccuracy` counts accuracy from the logits skorch already has;
 - :class:`Throughput` records images per second;
 - :class:`DivergenceCheck` stops a run whose loss is no longer finite.
@@ -22,7 +23,7 @@ import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch import nn
 
-from ..nn import lr_lambda, raise_if_diverged
+from ..nn import SWAGPosterior, lr_lambda, raise_if_diverged
 
 
 def _epoch(net):
@@ -114,16 +115,39 @@ class WeightAveraging(Callback):
         First averaged epoch (from 0).
     batch_size : int
         Batch size of the batch-norm pass.
+    per_epoch : int, default=1
+        Snapshots per epoch: 1 averages at the end of each epoch (Izmailov et
+        al.); ``k > 1`` also after each ``1/k`` of its batches, for short runs
+        whose averaging phase spans few epochs.
+    batches_per_epoch : int, default=None
+        Needed when ``per_epoch > 1``.
     """
 
-    def __init__(self, start, batch_size):
+    def __init__(self, start, batch_size, per_epoch=1, batches_per_epoch=None):
         self.start = start
         self.batch_size = batch_size
+        self.per_epoch = per_epoch
+        self.batches_per_epoch = batches_per_epoch
 
     def initialize(self):
         self.averaged_ = None
         self.n_averaged_ = 0
         return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.batch_ = 0
+        if self.per_epoch > 1:
+            # Batch counts after which a snapshot is taken, the last one at the
+            # epoch's end (taken in on_epoch_end).
+            n = self.batches_per_epoch
+            self.marks_ = {round(n * i / self.per_epoch) for i in range(1, self.per_epoch)}
+
+    def on_batch_end(self, net, training, **kwargs):
+        if not training:
+            return
+        self.batch_ += 1
+        if self.per_epoch > 1 and _epoch(net) >= self.start and self.batch_ in self.marks_:
+            self.collect(net)
 
     def collect(self, net):
         """Add the current weights of ``net.module_`` to the average."""
@@ -144,6 +168,44 @@ class WeightAveraging(Callback):
         recompute_bn(model, X, self.batch_size, device=torch.device(net.device), amp=net.amp)
         net.module_ = model
         self.averaged_ = None  # now net.module_; do not pickle it twice
+
+
+class SWAGCollection(WeightAveraging):
+    """SWA plus the SWAG posterior (Maddox et al., 2019) at the same snapshots.
+
+    Every snapshot that enters the average also enters a
+    :class:`~sklearn_lt.nn.SWAGPosterior` (second moment and the last
+    ``rank`` deviations). When training ends, the posterior's mean is set to
+    the averaged weights, so that ``theta_SWA`` is exactly the fitted network.
+
+    Parameters
+    ----------
+    start, batch_size, per_epoch, batches_per_epoch
+        As for :class:`WeightAveraging`.
+    rank : int, default=20
+        Deviation columns kept (``K``).
+    """
+
+    def __init__(self, start, batch_size, per_epoch=1, batches_per_epoch=None, rank=20):
+        super().__init__(start, batch_size, per_epoch, batches_per_epoch)
+        self.rank = rank
+
+    def initialize(self):
+        super().initialize()
+        self.posterior_ = None
+        return self
+
+    def collect(self, net):
+        super().collect(net)
+        if self.posterior_ is None:
+            self.posterior_ = SWAGPosterior(net.module_, max_rank=self.rank)
+        self.posterior_.collect(net.module_)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if self.averaged_ is not None:
+            self.posterior_.mean = torch.nn.utils.parameters_to_vector(
+                self.averaged_.module.parameters()).detach().float().cpu().clone()
+        super().on_train_end(net, X=X, y=y, **kwargs)
 
 
 def recompute_bn(model, X, batch_size, *, device, amp=False):

@@ -35,6 +35,7 @@ from ..utils._sampling import SAMPLER_CONSTRAINT
 from . import _callbacks as cb
 from ._module import LTModule
 from ._net import BatchIterator, LTNet
+from ._stochastic import SampledNetworks, register
 
 # skorch-style routed parameters: ``module__width=...`` goes to the network
 # constructor, ``optimizer__nesterov=True`` to SGD, ``criterion__gamma=2`` to the loss.
@@ -133,6 +134,36 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         First averaged epoch; ``"auto"`` = 75% of ``max_epochs``.
     swa_lr : "auto" or float, default="auto"
         Constant lr during averaging; ``"auto"`` = ``lr / 2``.
+    swa_snapshots_per_epoch : int, default=1
+        Snapshots averaged (and collected by SWAG) per epoch of the averaging
+        phase: 1 at each epoch's end as Izmailov et al.; more, evenly spaced
+        over the batches, for short runs whose averaging phase spans only a
+        few epochs (SWAG wants ``swag_rank`` snapshots).
+    swag : bool, default=False
+        SWA-Gaussian (Maddox et al., 2019; implies ``swa``): the snapshots also
+        give a Gaussian posterior over the weights, kept as ``swag_``, from
+        which ``swag_samples`` networks are drawn after training, each with
+        batch-norm statistics recomputed on the training inputs, for the
+        stochastic representations of Nam, Jang & Lee (ICLR 2023):
+        :meth:`transform_stochastic`, and the training ones for
+        :class:`~sklearn_lt.heads.SWAGReprClassifier`. ``transform`` keeps
+        returning the SWA features, so every other head is unaffected.
+    swag_rank : int, default=20
+        ``K``, the deviation columns of the low-rank covariance (Maddox et
+        al.'s value). The posterior holds ``K + 2`` copies of the weights.
+    swag_samples : int, default=10
+        ``M``, the networks drawn. SWAG's reference averages 30 for Bayesian
+        model averaging; here the draws feed a head's teacher (an average of
+        ``M`` softmaxes, whose Monte-Carlo error falls as ``1/sqrt(M)``)
+        while fit time and the stored training representations grow
+        linearly in ``M``; 10 keeps most of the benefit at a third of the
+        cost. A head may use fewer (its ``n_samples``).
+    swag_scale : float, default=0.5
+        Covariance scale of each draw; 0.5 is the full SWAG covariance
+        ``(diag + D D^T / (K - 1)) / 2``.
+    swag_bn_size : int or None, default=None
+        Training inputs used to recompute each draw's batch-norm statistics
+        (a random subset; None: all, one pass per draw).
     train_split : None or float, default=None
         Fraction held out, stratified, for validation: the sampler draws from
         the rest only, and ``history_`` records ``valid_loss``, ``valid_acc``
@@ -213,6 +244,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "swa": ["boolean"],
         "swa_start": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
         "swa_lr": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
+        "swa_snapshots_per_epoch": [Interval(numbers.Integral, 1, None, closed="left")],
+        "swag": ["boolean"],
+        "swag_rank": [Interval(numbers.Integral, 1, None, closed="left")],
+        "swag_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "swag_scale": [Interval(numbers.Real, 0, None, closed="left")],
+        "swag_bn_size": [None, Interval(numbers.Integral, 2, None, closed="left")],
         "train_split": [None, Interval(numbers.Real, 0, 1, closed="neither")],
         "device": [str, torch.device],
         "amp": ["boolean", StrOptions({"auto"})],
@@ -226,7 +263,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                  momentum=0.9, weight_decay=2e-4, warmup_epochs=5, lr_schedule="step",
                  milestones="auto", lr_decay=0.01, sampler="instance", loss="ce",
                  drw_epoch=None, augment="auto", swa=False, swa_start="auto",
-                 swa_lr="auto", train_split=None, device="auto", amp="auto",
+                 swa_lr="auto", swa_snapshots_per_epoch=1, swag=False, swag_rank=20,
+                 swag_samples=10, swag_scale=0.5, swag_bn_size=None,
+                 train_split=None, device="auto", amp="auto",
                  channels_last="auto", predict_batch_size=1024, random_state=None,
                  verbose=0, **kwargs):
         self.module = module
@@ -246,6 +285,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.swa = swa
         self.swa_start = swa_start
         self.swa_lr = swa_lr
+        self.swa_snapshots_per_epoch = swa_snapshots_per_epoch
+        self.swag = swag
+        self.swag_rank = swag_rank
+        self.swag_samples = swag_samples
+        self.swag_scale = swag_scale
+        self.swag_bn_size = swag_bn_size
         self.train_split = train_split
         self.device = device
         self.amp = amp
@@ -372,12 +417,15 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             valid_data = None if valid is None else skorch.dataset.Dataset(Xt[valid], yt[valid])
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
                                   valid_data)
-            net.fit(Xt if valid is None else Xt[train], yt if valid is None else yt[train])
+            X_fit = Xt if valid is None else Xt[train]
+            net.fit(X_fit, yt if valid is None else yt[train])
+            swag = self._sample_networks(net, X_fit, recipe, seed) if self.swag else None
         # The validation data served its purpose; it is not pickled with the model.
         net.train_split = None
         # Only now, with training done, assign fitted state: a failed fit leaves
         # a previously fitted model intact.
         self._set_fitted(net, classes, counts, X.shape[1:], recipe)
+        self._set_stochastic(swag, X)
         return self
 
     def _resolve(self, value, default):
@@ -391,7 +439,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         if spec.drw and drw_epoch is None:
             drw_epoch = "auto"
         drw_epoch = self._resolve(drw_epoch, int(0.8 * T))
-        swa_start = self._resolve(self.swa_start, int(0.75 * T)) if self.swa else None
+        swa_start = (self._resolve(self.swa_start, int(0.75 * T)) if self.swa or self.swag
+                     else None)
         if swa_start is not None and swa_start >= T:
             raise ValueError(f"swa_start={swa_start} must be below max_epochs={T}.")
         is_image = X.ndim == 4
@@ -476,7 +525,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             callbacks.append(("drw", cb.DeferredReweighting(
                 recipe.drw_epoch, effective_number_weights(counts, 0.9999))))
         if recipe.swa_start is not None:
-            callbacks.append(("swa", cb.WeightAveraging(recipe.swa_start, self.batch_size)))
+            averaging = cb.SWAGCollection if self.swag else cb.WeightAveraging
+            extra = {"rank": self.swag_rank} if self.swag else {}
+            callbacks.append(("swa", averaging(
+                recipe.swa_start, self.batch_size, per_epoch=self.swa_snapshots_per_epoch,
+                batches_per_epoch=-(-len(sampler) // self.batch_size), **extra)))
         if self.verbose:
             callbacks.append(("print_log", PrintLog(
                 keys_ignored=["train_batch_count", "valid_batch_count"])))
@@ -499,6 +552,26 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             amp=recipe.amp, channels_last=recipe.channels_last,
             **{f"optimizer__{k}": v for k, v in optimizer_kw.items()},
         )
+
+    def _sample_networks(self, net, X_fit, recipe, seed):
+        """Draw the SWAG networks and recompute their batch-norm statistics."""
+        posterior = dict(net.callbacks_)["swa"].posterior_
+        sampled = SampledNetworks(posterior, self.swag_samples, self.swag_scale, seed + 1)
+        return sampled.fit_bn(net.module_, X_fit, self.batch_size, device=recipe.device,
+                              amp=recipe.amp, bn_size=self.swag_bn_size, seed=seed + 2)
+
+    def _set_stochastic(self, sampled, X):
+        """Store the posterior and register the training inputs' stochastic features."""
+        for key in ("swag_", "_swag_networks", "swag_train_features_", "_swag_entry"):
+            self.__dict__.pop(key, None)
+        if sampled is None:
+            return
+        self.swag_ = sampled.posterior
+        self._swag_networks = sampled
+        Z = self.transform(X)
+        self.swag_train_features_ = self.transform_stochastic(X)
+        self._train_features = Z
+        self._swag_entry = register(Z, self.swag_train_features_)
 
     def _set_fitted(self, net, classes, counts, input_shape, recipe):
         net.module_.eval()
@@ -544,6 +617,98 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         return self._forward_batches(X, self.module_.embed).astype(np.float32, copy=False)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit, then return the features of ``X`` (what ``Pipeline.fit`` calls).
+
+        Parameters
+        ----------
+        X : array-like, same layout as in ``fit``
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        **fit_params : dict
+            Unused; accepted for compatibility.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features_out_), dtype float32
+            ``transform(X)``. With ``swag=True``, exactly the rows whose
+            stochastic representations were registered at fit, whatever the
+            device's determinism.
+        """
+        self.fit(X, y)
+        if "_train_features" in self.__dict__:
+            return self._train_features.copy()
+        return self.transform(X)
+
+    def transform_stochastic(self, X, n_samples=None, *, output="features"):
+        """Stochastic representations: ``X`` through each network drawn from SWAG.
+
+        Draw ``m`` has the weights ``theta_m`` of the ``m``-th sample of
+        ``swag_`` and its own batch-norm statistics (recomputed at fit); the
+        draws are the same on every call.
+
+        Parameters
+        ----------
+        X : array-like, same layout as in ``fit``
+            Inputs.
+        n_samples : int, default=None
+            The first ``n_samples`` draws; None: all ``swag_samples``.
+        output : {"features", "proba"}, default="features"
+            ``"features"``: ``F(x; theta_m)`` as ``transform`` gives them;
+            ``"proba"``: the softmax of each draw's own joint head.
+
+        Returns
+        -------
+        samples : ndarray of shape (n_samples, n_inputs, n_features_out_ or n_classes)
+            float32.
+        """
+        if output not in ("features", "proba"):
+            raise ValueError(f"output must be 'features' or 'proba', got {output!r}.")
+        networks = self.swag_networks(n_samples)
+        X = self._check_X(X, reset=False)
+        out = []
+        for net in networks:
+            if output == "features":
+                out.append(self._forward_batches(X, net.embed).astype(np.float32, copy=False))
+            else:
+                logits = torch.from_numpy(self._forward_batches(X, net.logits))
+                out.append(torch.softmax(logits.double(), dim=1).float().numpy())
+        return np.stack(out)
+
+    def swag_networks(self, n_samples=None):
+        """The networks drawn from the SWAG posterior, one at a time.
+
+        Parameters
+        ----------
+        n_samples : int, default=None
+            The first ``n_samples`` draws; None: all ``swag_samples``.
+
+        Yields
+        ------
+        module : torch.nn.Module
+            A copy of ``module_`` in eval mode carrying draw ``m``'s weights and
+            batch-norm statistics. The same object is reused from one draw to
+            the next: copy it to keep one.
+        """
+        check_is_fitted(self)
+        if "swag_" not in self.__dict__:
+            raise ValueError("This Backbone was fitted with swag=False: it has no posterior to "
+                             "draw networks from. Fit it with swag=True.")
+        yield from self._swag_networks.networks(self.module_, n_samples)
+
+    def __getstate__(self):
+        # A copy: object.__getstate__ returns the live __dict__, and dropping the
+        # entry from it would unregister this fitted backbone.
+        state = dict(super().__getstate__())
+        state.pop("_swag_entry", None)  # the cache registration is rebuilt on load
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "swag_train_features_" in self.__dict__:
+            self._swag_entry = register(self._train_features, self.swag_train_features_)
 
     def _logits(self, X):
         check_is_fitted(self)

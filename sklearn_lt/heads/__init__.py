@@ -7,7 +7,9 @@ Each head is a scikit-learn classifier fitted on features (e.g. the output of
 - :class:`NCMClassifier` -- nearest class mean on normalised features;
 - :class:`TauNormClassifier` -- rescale the joint head's weights by ``||w_j||^-tau``;
 - :class:`LWSClassifier` -- learn one scale per class of the joint head;
-- :class:`LogitAdjustedClassifier` -- subtract ``tau * log(prior)`` from the logits.
+- :class:`LogitAdjustedClassifier` -- subtract ``tau * log(prior)`` from the logits;
+- :class:`SWAGReprClassifier` -- re-train on SWAG stochastic representations with
+  self-distillation (Nam et al., ICLR 2023).
 
 :func:`fit_linear_head` is the deterministic L-BFGS solver behind the joint
 head (when none is given) and cRT; :func:`head_catalog` configures one of each
@@ -21,6 +23,7 @@ from ._linear import fit_linear_head
 from ._logit_adjusted import LogitAdjustedClassifier
 from ._lws import LWSClassifier
 from ._ncm import NCMClassifier
+from ._swag_repr import SWAGReprClassifier
 from ._tau_norm import TauNormClassifier
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "LWSClassifier",
     "LogitAdjustedClassifier",
     "NCMClassifier",
+    "SWAGReprClassifier",
     "TauNormClassifier",
     "fit_linear_head",
     "head_catalog",

@@ -36,6 +36,10 @@ class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     from them.
     """
 
+    # Subclasses declare their parameters' constraints (scikit-learn's
+    # _parameter_constraints); a parameter without an entry is not validated.
+    _parameter_constraints: dict = {}
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the head on features ``X`` and labels ``y``.

@@ -2,6 +2,8 @@
 
 from numbers import Integral, Real
 
+import numpy as np
+
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..utils import power_class_probabilities, sampler_exponent
@@ -9,9 +11,10 @@ from ..utils._docstring import Substitution
 from ._base import BaseHead, LinearHeadMixin
 from ._linear import cached_linear_head
 from ._sgd import SGD_CONSTRAINTS, SGD_PARAMS_DOC, SGDHeadMixin, init_linear, linear_coef
+from ._swag_repr import STOCHASTIC_PARAM_DOC, with_stochastic_rows
 
 
-@Substitution(sgd_params=SGD_PARAMS_DOC)
+@Substitution(sgd_params=SGD_PARAMS_DOC, stochastic_param=STOCHASTIC_PARAM_DOC)
 class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     """Classifier re-training (cRT) on fixed features, class-balanced.
 
@@ -60,6 +63,7 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     {sgd_params}
     memory : None, str or joblib.Memory, default=None
         Caches the L-BFGS fit, as ``Pipeline(memory=...)`` does.
+    {stochastic_param}
 
     Attributes
     ----------
@@ -109,11 +113,12 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         "tol": [Interval(Real, 0, None, closed="left")],
         **SGD_CONSTRAINTS,
         "memory": [None, str, HasMethods(["cache"])],
+        "stochastic": ["boolean"],
     }
 
     def __init__(self, solver="lbfgs", *, C=None, max_iter=1000, tol=1e-4, epochs=10,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="class",
-                 random_state=None, device="cpu", verbose=0, memory=None):
+                 random_state=None, device="cpu", verbose=0, memory=None, stochastic=False):
         self.solver = solver
         self.C = C
         self.max_iter = max_iter
@@ -128,8 +133,11 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         self.device = device
         self.verbose = verbose
         self.memory = memory
+        self.stochastic = stochastic
 
     def _fit(self, X, y_enc, classes, counts):
+        X, y_enc = with_stochastic_rows(X, y_enc, self.stochastic)
+        counts = np.bincount(y_enc, minlength=classes.shape[0])
         if self.solver == "lbfgs":
             return self._fit_lbfgs(X, y_enc, counts)
         return self._fit_sgd(X, y_enc, counts)

@@ -6,6 +6,7 @@ from ..utils._docstring import Substitution
 from ._base import BaseHead, LinearHeadMixin
 from ._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
 from ._sgd import SGD_CONSTRAINTS, SGD_PARAMS_DOC, SGDHeadMixin
+from ._swag_repr import STOCHASTIC_PARAM_DOC, with_stochastic_rows
 
 
 class _ScaledLinear(torch.nn.Module):
@@ -22,7 +23,8 @@ class _ScaledLinear(torch.nn.Module):
         return torch.addmm(self.bias, x, self.weight.T) * self.scales
 
 
-@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, sgd_params=SGD_PARAMS_DOC)
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, sgd_params=SGD_PARAMS_DOC,
+              stochastic_param=STOCHASTIC_PARAM_DOC)
 class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
     """Learnable weight scaling (LWS) of a jointly trained linear head.
 
@@ -47,6 +49,7 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
     epochs : int, default=5
         Stage-2 epochs.
     {sgd_params}
+    {stochastic_param}
 
     Attributes
     ----------
@@ -100,11 +103,12 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
     _parameter_constraints: dict = {
         **JOINT_HEAD_CONSTRAINTS,
         **SGD_CONSTRAINTS,
+        "stochastic": ["boolean"],
     }
 
     def __init__(self, joint_head=None, *, C=1.0, max_iter=1000, tol=1e-4, memory=None, epochs=5,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="class",
-                 random_state=None, device="cpu", verbose=0):
+                 random_state=None, device="cpu", verbose=0, stochastic=False):
         self.joint_head = joint_head
         self.C = C
         self.max_iter = max_iter
@@ -119,11 +123,12 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.stochastic = stochastic
 
     def _fit(self, X, y_enc, classes, counts):
         coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
         module = _ScaledLinear(coef, intercept)
-        history = self._train_sgd(module, X, y_enc)
+        history = self._train_sgd(module, *with_stochastic_rows(X, y_enc, self.stochastic))
         scales = module.scales.detach().cpu().double().numpy()
         return {
             "joint_coef_": coef,

@@ -37,6 +37,7 @@ __all__ = [
     "LDAMLoss",
     "LogitAdjustedLoss",
     "LossSpec",
+    "distillation_kl",
     "drw_weights",
     "effective_number_weights",
     "get_loss_spec",
@@ -440,6 +441,41 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
 
     def __init__(self, class_counts):
         super().__init__(class_counts, tau=1.0)
+
+
+def distillation_kl(teacher_logits, student_logits, temperature):
+    """``T^2 * KL(mean_m softmax(t_m / T) || softmax(s / T))``, averaged over the batch.
+
+    The teacher is detached: gradients reach only the student, and the ``T^2``
+    factor keeps the gradient scale independent of ``T`` (Hinton et al., 2015).
+
+    Parameters
+    ----------
+    teacher_logits : torch.Tensor of shape (n, M, n_classes)
+        Logits of the ``M`` stochastic views.
+    student_logits : torch.Tensor of shape (n, n_classes)
+        Logits of the student view.
+    temperature : float
+        ``T > 0``.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.nn import distillation_kl
+    >>> s = torch.tensor([[2.0, 0.0]])
+    >>> round(float(distillation_kl(s[:, None].repeat(1, 3, 1), s, 1.0)), 6)  # teacher = student
+    0.0
+    """
+    with torch.no_grad():
+        teacher = F.softmax(teacher_logits / temperature, dim=-1).mean(dim=1)
+    log_student = F.log_softmax(student_logits / temperature, dim=-1)
+    kl = F.kl_div(log_student, teacher, reduction="batchmean")
+    return kl * temperature**2
 
 
 def _ce_loss(class_counts=None, **params):

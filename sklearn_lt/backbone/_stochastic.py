@@ -1,0 +1,158 @@
+"""Stochastic representations of a SWAG Backbone and how they reach a head.
+
+A Backbone fitted with ``swag=True`` holds a SWAG posterior over its weights
+(:class:`~sklearn_lt.nn.SWAGPosterior`). Sample ``m`` of ``M`` is a network
+with weights ``theta_m`` drawn from it and batch-norm statistics recomputed on
+the training inputs; its features ``F(x; theta_m)`` are the stochastic
+representations of Nam, Jang & Lee (ICLR 2023).
+
+How they travel to a stage-2 head (the trade-off is in docs/index.md):
+``transform`` keeps returning the ordinary SWA features, so every head works
+unchanged. The stochastic representations of the *training* inputs are
+computed once at fit and kept by the Backbone; it registers them in a
+process-wide, weakly referenced cache keyed by a hash of each row of its
+training features. A head that wants them (``SWAGReprClassifier``) looks up
+the rows of the ``X`` it is fitted on -- whatever their order or subset, as
+in cross-validation -- and gets their ``M`` stochastic copies. A Backbone
+unpickled from a ``Pipeline(memory=...)`` cache registers its own again, so
+searches over the head's parameters never refit or re-sample the backbone.
+"""
+
+import copy
+import weakref
+
+import numpy as np
+import torch
+
+from ._callbacks import recompute_bn
+
+# Fixed odd multipliers of the row hash: a 64-bit multiply-add of the float32
+# bit patterns, exact and platform independent (no floating-point rounding),
+# so equal rows always hash alike.
+_HASH_DIM = 1 << 16
+_MULT = np.random.RandomState(20230501).randint(1, 2**62, size=(2, _HASH_DIM),
+                                                 dtype=np.int64).astype(np.uint64) * 2 + 1
+
+
+def row_hashes(Z, chunk=4096):
+    """Two 64-bit hashes per row of a float32 view of ``Z``, shape (n, 2)."""
+    Z = np.ascontiguousarray(np.asarray(Z, dtype=np.float32))
+    n, d = Z.shape
+    mult = np.resize(_MULT, (2, d)) if d > _HASH_DIM else _MULT[:, :d]
+    bits = Z.view(np.uint32)
+    out = np.empty((n, 2), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, n, chunk):
+            block = bits[start:start + chunk].astype(np.uint64)
+            out[start:start + chunk, 0] = (block * mult[0]).sum(axis=1)
+            out[start:start + chunk, 1] = (block * mult[1]).sum(axis=1)
+    return out
+
+
+class _Entry:
+    """Registered training rows: sorted hashes and the stochastic copies of each row."""
+
+    def __init__(self, Z, samples):
+        h = row_hashes(Z)
+        self.order = np.argsort(h[:, 0], kind="stable")
+        self.h0, self.h1 = h[self.order, 0], h[self.order, 1]
+        self.samples = samples  # (M, n, d) float32
+
+    def find(self, hashes):
+        """Row index of each query row, or None if any row is unknown here."""
+        pos = np.searchsorted(self.h0, hashes[:, 0])
+        pos = np.minimum(pos, self.h0.shape[0] - 1)
+        if not (np.array_equal(self.h0[pos], hashes[:, 0])
+                and np.array_equal(self.h1[pos], hashes[:, 1])):
+            return None
+        return self.order[pos]
+
+
+_REGISTRY = weakref.WeakSet()
+
+
+def register(Z, samples):
+    """Make ``samples`` (M, n, d) findable from the rows of ``Z`` (n, d).
+
+    Returns the entry; the registry holds it weakly, so the caller (the
+    fitted Backbone) keeps it alive as long as it lives.
+    """
+    entry = _Entry(Z, samples)
+    _REGISTRY.add(entry)
+    return entry
+
+
+def lookup(Z):
+    """The stochastic copies ``(M, n, d)`` of the rows of ``Z``, or None if unknown."""
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or Z.shape[0] == 0:
+        return None
+    hashes = row_hashes(Z)
+    for entry in list(_REGISTRY):
+        if entry.samples.shape[2] != Z.shape[1]:
+            continue
+        idx = entry.find(hashes)
+        if idx is not None:
+            return entry.samples[:, idx]
+    return None
+
+
+class SampledNetworks:
+    """The ``M`` networks drawn from a SWAG posterior, reproducibly.
+
+    Weights are re-drawn from ``seed`` whenever needed (a vector of the
+    parameter count per draw; keeping ``M`` of them would cost ``M`` times the
+    network), while each draw's batch-norm buffers, recomputed once on the
+    training inputs, are kept (they are small).
+
+    Parameters
+    ----------
+    posterior : SWAGPosterior
+        The fitted posterior.
+    n_samples : int
+        ``M``.
+    scale : float
+        Covariance scale of each draw.
+    seed : int
+        Seed of the draws.
+    """
+
+    def __init__(self, posterior, n_samples, scale, seed):
+        self.posterior = posterior
+        self.n_samples = n_samples
+        self.scale = scale
+        self.seed = seed
+        self.bn_states = None
+
+    def _thetas(self, n):
+        gen = torch.Generator().manual_seed(self.seed)
+        for _ in range(n):
+            yield self.posterior.sample(self.scale, generator=gen)
+
+    def fit_bn(self, module, X, batch_size, *, device, amp, bn_size=None, seed=0):
+        """Recompute each draw's batch-norm statistics on (a subset of) ``X``."""
+        if bn_size is not None and bn_size < len(X):
+            rows = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:bn_size]
+            X = X[rows.to(X.device)]
+        scratch = copy.deepcopy(module)
+        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                     for m in scratch.modules())
+        self.bn_states = []
+        for theta in self._thetas(self.n_samples):
+            self.posterior.load_into(scratch, theta)
+            if has_bn:
+                recompute_bn(scratch, X, batch_size, device=device, amp=amp)
+            self.bn_states.append({name: buf.detach().cpu().clone()
+                                   for name, buf in scratch.named_buffers()})
+        return self
+
+    def networks(self, module, n=None):
+        """Yield ``module``-shaped copies carrying draw ``m = 0 .. n-1`` (in eval mode)."""
+        n = self.n_samples if n is None else n
+        if not 1 <= n <= self.n_samples:
+            raise ValueError(f"n_samples must be in [1, {self.n_samples}], got {n}.")
+        scratch = copy.deepcopy(module).eval()
+        for theta, buffers in zip(self._thetas(n), self.bn_states):
+            self.posterior.load_into(scratch, theta)
+            scratch.load_state_dict(buffers, strict=False)
+            yield scratch

@@ -1,0 +1,131 @@
+"""Backbone(swag=True): posterior collection, sampled networks, stochastic representations."""
+
+import io
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from sklearn_lt import Backbone
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=[120, 40, 12], n_features=5, random_state=0, cluster_std=1.5)
+    return X.astype(np.float32), y
+
+
+def _swag(**kw):
+    params = dict(module="mlp", max_epochs=10, batch_size=32, lr=0.05, warmup_epochs=1,
+                  random_state=0, module__hidden=(16,), swag=True, swa_start=5,
+                  swa_snapshots_per_epoch=3, swag_rank=8, swag_samples=4)
+    params.update(kw)
+    return Backbone(**params)
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    X, y = blobs
+    return _swag().fit(X, y)
+
+
+def test_posterior_is_collected_at_every_snapshot_and_centred_on_swa(fitted):
+    post = fitted.swag_
+    # 5 averaged epochs x 3 snapshots each.
+    assert post.n_collected == 15 and post.rank == 8
+    swa = torch.nn.utils.parameters_to_vector(fitted.module_.parameters()).detach()
+    assert torch.equal(post.mean, swa.cpu())
+    n_params = sum(p.numel() for p in fitted.module_.parameters())
+    assert post.nbytes == (8 + 2) * n_params * 4
+
+
+def test_stochastic_representations_differ_per_draw_and_are_repeatable(fitted, blobs):
+    X, _ = blobs
+    S = fitted.transform_stochastic(X)
+    Z = fitted.transform(X)
+    assert S.shape == (4, len(X), fitted.n_features_out_) and S.dtype == np.float32
+    for m in range(1, 4):
+        assert not np.allclose(S[0], S[m])
+    np.testing.assert_array_equal(fitted.transform_stochastic(X, n_samples=2), S[:2])
+    np.testing.assert_array_equal(fitted.swag_train_features_, S)
+    # Draws scatter around the SWA features but stay close to them.
+    assert 0 < np.abs(S - Z).mean() < np.abs(Z).mean()
+    P = fitted.transform_stochastic(X[:7], output="proba")
+    np.testing.assert_allclose(P.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_batch_norm_statistics_are_recomputed_per_draw(fitted):
+    # Each draw's network is in eval mode and carries its own running statistics.
+    def running_mean(module):
+        return next(b for n, b in module.named_buffers() if n.endswith("running_mean")).clone()
+
+    swa_mean = running_mean(fitted.module_)
+    means = [running_mean(net) for net in fitted.swag_networks()]
+    assert len(means) == 4
+    for m in means:
+        assert not torch.allclose(m, swa_mean)
+    assert not torch.allclose(means[0], means[1])
+
+
+def test_scale_zero_draws_are_the_swa_network(blobs):
+    X, y = blobs
+    bb = _swag(swag_scale=0.0, swag_samples=2).fit(X, y)
+    S = bb.transform_stochastic(X)
+    # Weights equal theta_SWA and the batch-norm pass sees the same data as
+    # SWA's own: same features up to float32 summation order of the BN pass.
+    np.testing.assert_allclose(S[0], bb.transform(X), rtol=1e-4, atol=1e-5)
+
+
+def test_other_heads_see_the_swa_features_and_fit_transform_is_transform(fitted, blobs):
+    X, y = blobs
+    bb = _swag()
+    Z = bb.fit_transform(X, y)
+    np.testing.assert_array_equal(Z, bb.transform(X))
+    assert Z.shape == (len(X), bb.n_features_out_)
+
+
+def test_pickle_keeps_the_posterior_and_reregisters_the_training_features(fitted, blobs):
+    from sklearn_lt.heads import SWAGReprClassifier
+
+    X, y = blobs
+    buf = io.BytesIO()
+    joblib.dump(fitted, buf)
+    buf.seek(0)
+    loaded = joblib.load(buf)
+    assert torch.equal(loaded.swag_.mean, fitted.swag_.mean)
+    np.testing.assert_array_equal(loaded.transform_stochastic(X), fitted.transform_stochastic(X))
+    head = SWAGReprClassifier(epochs=2, batch_size=32, random_state=0)
+    head.fit(loaded.transform(X), y)
+    assert head.n_samples_ == 4
+    # Pickling must not unregister the original (pickle reads its live __dict__).
+    del loaded
+    assert head.fit(fitted.transform(X), y).n_samples_ == 4
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
+def test_cuda_marked_swag_backbone_loads_on_cpu_only_machine(fitted, blobs):
+    # The posterior lives on the CPU whatever trained it; the skorch net maps
+    # its module to the CPU on load (simulated by marking a CPU-fitted net).
+    X, _ = blobs
+    expected = fitted.transform_stochastic(X)
+    fitted.net_.device = "cuda"
+    try:
+        buf = io.BytesIO()
+        joblib.dump(fitted, buf)
+        buf.seek(0)
+        with pytest.warns(UserWarning):
+            loaded = joblib.load(buf)
+    finally:
+        fitted.net_.device = "cpu"
+    assert loaded.swag_.mean.device.type == "cpu"
+    np.testing.assert_array_equal(loaded.transform_stochastic(X), expected)
+
+
+def test_swag_errors(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="swag=False"):
+        Backbone(module="mlp", max_epochs=2).fit(X, y).transform_stochastic(X)
+    with pytest.raises(ValueError, match="n_samples"):
+        _swag(max_epochs=6, swag_samples=2).fit(X, y).transform_stochastic(X, n_samples=3)
