@@ -13,7 +13,8 @@ phase) is one more callback or a subclass, not an edit of a monolith:
   and :class:`SWAGCollection`, a subclass, also collects the SWAG posterior;
 - :class:`BatchAccuracy` counts accuracy from the logits skorch already has;
 - :class:`Throughput` records images per second;
-- :class:`DivergenceCheck` stops a run whose loss is no longer finite.
+- :class:`DivergenceCheck` stops a run whose loss is no longer finite;
+- :class:`MetaWeightedEpochs` switches the last epochs to meta-weighted steps.
 """
 
 import time
@@ -23,7 +24,7 @@ import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch import nn
 
-from ..nn import SWAGPosterior, lr_lambda, raise_if_diverged
+from ..nn import MetaReweighting, SWAGPosterior, lr_lambda, raise_if_diverged
 
 
 def _epoch(net):
@@ -284,3 +285,80 @@ class DivergenceCheck(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         raise_if_diverged(float(net.history[-1, "train_loss"]), _epoch(net))
+
+
+class MetaWeightedEpochs(Callback):
+    """Meta-weighted steps (Jamal et al., 2020) from epoch ``start`` on.
+
+    Installs itself as the net's ``step_hook_``: in its epochs the batch loss
+    is :class:`~sklearn_lt.nn.MetaReweighting`'s ``mean_i (w_{y_i} + eps_i)
+    L_i`` with a look-ahead on a batch of the balanced development set, at
+    the current learning rate; the optimiser step is skorch's. Records the
+    mean learned weight per class of each meta epoch as ``meta_weights`` in
+    the history.
+
+    Parameters
+    ----------
+    start : int
+        First meta-weighted epoch (from 0).
+    class_weights : array-like of shape (n_classes,)
+        ``w_y``.
+    per_sample_loss : torch.nn.Module
+        The training loss with ``reduction="none"``.
+    dev : tuple of torch.Tensor
+        ``(X_dev, y_dev)``, the development set (dropped when training ends).
+    dev_batch_size : int
+        Development samples per step.
+    eps_lr : float
+        ``tau_eps``.
+    seed : int
+        Seeds the development batches.
+    """
+
+    def __init__(self, start, class_weights, per_sample_loss, dev, dev_batch_size, eps_lr, seed):
+        self.start = start
+        self.class_weights = class_weights
+        self.per_sample_loss = per_sample_loss
+        self.dev = dev
+        self.dev_batch_size = dev_batch_size
+        self.eps_lr = eps_lr
+        self.seed = seed
+
+    def initialize(self):
+        self.meta_ = MetaReweighting(self.class_weights, self.per_sample_loss, self.eps_lr)
+        self.generator_ = torch.Generator().manual_seed(self.seed)
+        self.active_ = False
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        net.step_hook_ = self
+        self.per_sample_loss.to(net.device)
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.active_ = _epoch(net) >= self.start
+        n = len(self.class_weights)
+        self.sums_ = torch.zeros(n, dtype=torch.float64)
+        self.counts_ = torch.zeros(n, dtype=torch.float64)
+
+    def loss(self, net, xb, yb):
+        """The meta-weighted loss of a batch and its logits (called by the net)."""
+        n_dev = self.dev[1].shape[0]
+        idx = torch.randperm(n_dev, generator=self.generator_)[: self.dev_batch_size]
+        idx = idx.to(self.dev[0].device)
+        dev = (net._prepare(self.dev[0][idx]), self.dev[1][idx].to(yb.device))
+        lr = net.optimizer_.param_groups[0]["lr"]
+        loss = self.meta_.loss(net.module_, xb, yb, dev, lr)
+        y = yb.cpu()
+        self.sums_.index_add_(0, y, self.meta_.last_weights.double().cpu())
+        self.counts_.index_add_(0, y, torch.ones_like(y, dtype=torch.float64))
+        return loss, self.meta_.last_logits
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.active_:
+            mean = (self.sums_ / self.counts_.clamp_min(1)).tolist()
+            net.history.record("meta_weights", mean)
+
+    def on_train_end(self, net, **kwargs):
+        self.active_ = False
+        net.step_hook_ = None
+        self.dev = None  # the development data is not pickled with the model

@@ -17,7 +17,12 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_n_features, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_n_features,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 from skorch.callbacks import PrintLog
 from torch import nn
 
@@ -29,9 +34,11 @@ from ..nn import (
     make_loss,
     make_network,
     make_sampler,
+    meta_class_weights,
 )
 from ..utils import check_long_tailed_targets, resolve_device
 from ..utils._sampling import SAMPLER_CONSTRAINT
+from ..utils._validation import balanced_holdout_indices
 from . import _callbacks as cb
 from ._module import LTModule
 from ._net import BatchIterator, LTNet
@@ -164,6 +171,24 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     swag_bn_size : int or None, default=None
         Training inputs used to recompute each draw's batch-norm statistics
         (a random subset; None: all, one pass per draw).
+    meta_epochs : int, default=0
+        The last epochs train with meta-learned per-example weights (Jamal et
+        al., CVPR 2020; :class:`~sklearn_lt.nn.MetaReweighting`, the step
+        :class:`~sklearn_lt.heads.MetaWeightedClassifier` uses too): the loss
+        ``mean_i (w_{y_i} + eps_i) L_i`` with effective-number class weights
+        and ``eps`` from a look-ahead on a batch of a balanced development
+        set. 0: none. The authors' CIFAR-LT schedule is ``max_epochs=200,
+        meta_epochs=40, lr_schedule="step", milestones=(160, 180),
+        lr_decay=0.01, batch_size=100, weight_decay=5e-4,
+        optimizer__nesterov=True``.
+    meta_dev_size : int, default=10
+        Development samples carved per class from ``X`` (and not trained on)
+        when ``fit`` gets no ``X_dev``; the paper's 10 (CIFAR), 20
+        (ImageNet-LT), 2 (iNaturalist). A class too small for it is an error.
+    meta_beta : float in [0, 1) or "n", default=0.9999
+        ``beta`` of the class weights (``"n"``: ``(n - 1) / n``).
+    meta_eps_lr : float, default=0.01
+        ``tau_eps``, the step on ``eps``.
     train_split : None or float, default=None
         Fraction held out, stratified, for validation: the sampler draws from
         the rest only, and ``history_`` records ``valid_loss``, ``valid_acc``
@@ -250,6 +275,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "swag_samples": [Interval(numbers.Integral, 1, None, closed="left")],
         "swag_scale": [Interval(numbers.Real, 0, None, closed="left")],
         "swag_bn_size": [None, Interval(numbers.Integral, 2, None, closed="left")],
+        "meta_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "meta_dev_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "meta_beta": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"n"})],
+        "meta_eps_lr": [Interval(numbers.Real, 0, None, closed="left")],
         "train_split": [None, Interval(numbers.Real, 0, 1, closed="neither")],
         "device": [str, torch.device],
         "amp": ["boolean", StrOptions({"auto"})],
@@ -264,7 +293,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                  milestones="auto", lr_decay=0.01, sampler="instance", loss="ce",
                  drw_epoch=None, augment="auto", swa=False, swa_start="auto",
                  swa_lr="auto", swa_snapshots_per_epoch=1, swag=False, swag_rank=20,
-                 swag_samples=10, swag_scale=0.5, swag_bn_size=None,
+                 swag_samples=10, swag_scale=0.5, swag_bn_size=None, meta_epochs=0,
+                 meta_dev_size=10, meta_beta=0.9999, meta_eps_lr=0.01,
                  train_split=None, device="auto", amp="auto",
                  channels_last="auto", predict_batch_size=1024, random_state=None,
                  verbose=0, **kwargs):
@@ -291,6 +321,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.swag_samples = swag_samples
         self.swag_scale = swag_scale
         self.swag_bn_size = swag_bn_size
+        self.meta_epochs = meta_epochs
+        self.meta_dev_size = meta_dev_size
+        self.meta_beta = meta_beta
+        self.meta_eps_lr = meta_eps_lr
         self.train_split = train_split
         self.device = device
         self.amp = amp
@@ -387,7 +421,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
 
     # -- fitting ----------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, X_dev=None, y_dev=None):
         """Train the feature network and joint head (stage 1).
 
         Parameters
@@ -396,6 +430,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             Tabular features, or images as uint8 (scaled by 1/255) or floats.
         y : array-like of shape (n_samples,)
             Class labels; every class needs at least 2 samples.
+        X_dev : array-like, default=None
+            With ``meta_epochs``: a balanced development set, same layout as
+            ``X`` (``meta_dev_size`` per class is carved from ``X`` otherwise).
+        y_dev : array-like of shape (n_dev,), default=None
+            Its labels.
 
         Returns
         -------
@@ -406,19 +445,21 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         X, y = self._check_X(X, reset=True, y=y)
         classes, y_enc, counts = check_long_tailed_targets(y)
         recipe = self._recipe(X)
+        dev = self._dev_set(X, y_enc, classes, X_dev, y_dev)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         devices = [recipe.device.index or 0] if recipe.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             criterion = make_loss(recipe.loss.name, counts, **self._routed("criterion__"))
             module = self._build_module(X, counts, recipe, recipe.loss.logit_scale(criterion))
-            train, valid = self._split(y_enc, seed)
+            train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
             Xt, yt = _to_device(X, y_enc, recipe.device)
             valid_data = None if valid is None else skorch.dataset.Dataset(Xt[valid], yt[valid])
+            meta = self._meta_callback(dev, y_enc[train], recipe, seed) if dev else None
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
-                                  valid_data)
-            X_fit = Xt if valid is None else Xt[train]
-            net.fit(X_fit, yt if valid is None else yt[train])
+                                  valid_data, meta)
+            X_fit = Xt if len(train) == len(Xt) else Xt[train]
+            net.fit(X_fit, yt if len(train) == len(yt) else yt[train])
             swag = self._sample_networks(net, X_fit, recipe, seed) if self.swag else None
         # The validation data served its purpose; it is not pickled with the model.
         net.train_split = None
@@ -426,7 +467,55 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         # a previously fitted model intact.
         self._set_fitted(net, classes, counts, X.shape[1:], recipe)
         self._set_stochastic(swag, X)
+        self._set_meta(meta, dev)
         return self
+
+    def _dev_set(self, X, y_enc, classes, X_dev, y_dev):
+        """The development set of the meta epochs: given, or carved from ``X``."""
+        if (X_dev is None) != (y_dev is None):
+            raise ValueError("Pass both X_dev and y_dev, or neither.")
+        if self.meta_epochs == 0:
+            if X_dev is not None:
+                raise ValueError("X_dev is only used with meta_epochs > 0.")
+            return None
+        if self.meta_epochs > self.max_epochs:
+            raise ValueError(f"meta_epochs={self.meta_epochs} exceeds max_epochs="
+                             f"{self.max_epochs}.")
+        if X_dev is None:
+            rest, rows = balanced_holdout_indices(y_enc, self.meta_dev_size,
+                                                  random_state=self.random_state,
+                                                  min_remaining=2)
+            return {"rows": rows, "X": X[rows], "y": y_enc[rows]}
+        X_dev = _as_network_dtype(check_array(X_dev, ensure_2d=False, allow_nd=True,
+                                              dtype="numeric", input_name="X_dev"))
+        if X_dev.ndim == 3 and X.ndim == 4:
+            X_dev = X_dev[:, None]
+        if X_dev.shape[1:] != X.shape[1:]:
+            msg = _shape_mismatch(X_dev.shape[1:], X.shape[1:])
+            raise ValueError(msg.replace("X ", "X_dev ", 1))
+        y_dev = np.asarray(y_dev)
+        unknown = np.setdiff1d(y_dev, classes)
+        if unknown.size or y_dev.shape != (len(X_dev),):
+            raise ValueError(f"y_dev must hold {len(X_dev)} labels among {classes.tolist()}; "
+                             f"unknown: {unknown.tolist()}.")
+        return {"rows": None, "X": X_dev, "y": np.searchsorted(classes, y_dev)}
+
+    def _meta_callback(self, dev, y_train, recipe, seed):
+        counts = np.bincount(y_train, minlength=int(y_train.max()) + 1)
+        per_sample = make_loss(recipe.loss.name, counts, reduction="none",
+                               **self._routed("criterion__"))
+        weights = meta_class_weights(counts, self.meta_beta)
+        X_dev, y_dev = _to_device(dev["X"], dev["y"], recipe.device)
+        return cb.MetaWeightedEpochs(
+            self.max_epochs - self.meta_epochs, weights, per_sample, (X_dev, y_dev),
+            self.batch_size, self.meta_eps_lr, seed + 3)
+
+    def _set_meta(self, meta, dev):
+        for key in ("meta_class_weights_", "meta_dev_indices_"):
+            self.__dict__.pop(key, None)
+        if meta is not None:
+            self.meta_class_weights_ = np.asarray(meta.class_weights)
+            self.meta_dev_indices_ = dev["rows"]
 
     def _resolve(self, value, default):
         return default if isinstance(value, str) and value == "auto" else value
@@ -491,14 +580,19 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             module.to(memory_format=torch.channels_last)
         return module
 
-    def _split(self, y_enc, seed):
-        """Training and validation indices (stratified), or (all, None) without a split."""
-        n = y_enc.shape[0]
+    def _split(self, y_enc, seed, exclude=None):
+        """Training and validation indices (stratified), or (all, None) without a split.
+
+        Rows in ``exclude`` (a development set) are in neither.
+        """
+        rows = np.arange(y_enc.shape[0])
+        if exclude is not None:
+            rows = np.setdiff1d(rows, exclude)
         if self.train_split is None:
-            return np.arange(n), None
+            return rows, None
         try:
-            train, valid = train_test_split(np.arange(n), test_size=self.train_split,
-                                            stratify=y_enc, random_state=seed)
+            train, valid = train_test_split(rows, test_size=self.train_split,
+                                            stratify=y_enc[rows], random_state=seed)
         except ValueError as exc:
             raise ValueError(f"train_split={self.train_split} cannot split these labels: {exc}") \
                 from None
@@ -510,7 +604,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             )
         return np.sort(train), np.sort(valid)
 
-    def _callbacks(self, sampler, counts, recipe):
+    def _callbacks(self, sampler, counts, recipe, meta=None):
         callbacks = [
             ("lr", cb.lr_scheduler(self.lr, recipe.epochs, schedule=self.lr_schedule,
                                    warmup_epochs=self.warmup_epochs,
@@ -530,12 +624,14 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             callbacks.append(("swa", averaging(
                 recipe.swa_start, self.batch_size, per_epoch=self.swa_snapshots_per_epoch,
                 batches_per_epoch=-(-len(sampler) // self.batch_size), **extra)))
+        if meta is not None:
+            callbacks.append(("meta", meta))
         if self.verbose:
             callbacks.append(("print_log", PrintLog(
                 keys_ignored=["train_batch_count", "valid_batch_count"])))
         return callbacks
 
-    def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data):
+    def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data, meta=None):
         gen = torch.Generator().manual_seed(seed)
         sampler = make_sampler(self.sampler, y_train, total_epochs=recipe.epochs, generator=gen)
         optimizer_kw = {"momentum": self.momentum, "weight_decay": self.weight_decay,
@@ -547,7 +643,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             iterator_train__device=recipe.device, iterator_train__training=True,
             iterator_valid=BatchIterator, iterator_valid__device=recipe.device,
             train_split=None if valid_data is None else skorch.helper.predefined_split(valid_data),
-            callbacks=self._callbacks(sampler, counts, recipe),
+            callbacks=self._callbacks(sampler, counts, recipe, meta),
             device=recipe.device, verbose=self.verbose, predict_nonlinearity=None,
             amp=recipe.amp, channels_last=recipe.channels_last,
             **{f"optimizer__{k}": v for k, v in optimizer_kw.items()},

@@ -52,7 +52,10 @@ class LTNet(skorch.NeuralNet):
     The training step is skorch's own: ``train_step_single`` computes the loss
     through :meth:`get_loss`, the one place where it is computed, and the
     epoch-level recipe lives in single-purpose callbacks
-    (:mod:`sklearn_lt.backbone._callbacks`).
+    (:mod:`sklearn_lt.backbone._callbacks`). A callback may install a
+    ``step_hook_`` that replaces the loss of the batches of its epochs
+    (:class:`~sklearn_lt.backbone._callbacks.MetaWeightedEpochs` does, for the
+    meta-weighting look-ahead); the optimiser step stays skorch's.
     """
 
     def __init__(self, *args, amp=False, channels_last=False, **kwargs):
@@ -75,6 +78,19 @@ class LTNet(skorch.NeuralNet):
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+    def train_step_single(self, batch, **fit_params):
+        hook = getattr(self, "step_hook_", None)
+        if hook is None or not hook.active_:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        xi, yi = skorch.dataset.unpack_data(batch)
+        xi = self._prepare(xi)
+        yi = skorch.utils.to_tensor(yi, device=self.device)
+        with torch.autocast(device_type=xi.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            loss, y_pred = hook.loss(self, xi, yi)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred.float()}
 
     def infer(self, x, **fit_params):
         x = self._prepare(x)

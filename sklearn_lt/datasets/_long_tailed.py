@@ -55,6 +55,7 @@ def _check_no_nan(X):
         "class_order": ["array-like", None],
         "random_state": ["random_state"],
         "return_indices": ["boolean"],
+        "dev_size": [Interval(Integral, 1, None, closed="left"), None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -68,6 +69,7 @@ def make_long_tailed(
     class_order=None,
     random_state=0,
     return_indices=False,
+    dev_size=None,
 ):
     """Sub-sample a data set so that its class sizes follow a long tail.
 
@@ -112,6 +114,13 @@ def make_long_tailed(
         Seed of the per-class shuffles.
     return_indices : bool, default=False
         Also return the positions of the kept samples in ``X``.
+    dev_size : int, default=None
+        First hold out a balanced development set of ``dev_size`` samples per
+        class (drawn with ``random_state``), then build the long tail from the
+        rest, as Jamal et al. (CVPR 2020) do for meta-weighting (10 per class
+        on CIFAR): the training profile keeps its sizes and no tail class
+        loses samples to the development set. It is returned after the
+        long-tailed part (see Returns).
 
     Returns
     -------
@@ -119,9 +128,16 @@ def make_long_tailed(
         Kept samples, in their original order.
     y_sub : ndarray of shape (n_kept,)
         Their labels.
+    X_dev : same type as X, of shape (n_classes * dev_size, ...)
+        Only with ``dev_size``: the balanced development set.
+    y_dev : ndarray of shape (n_classes * dev_size,)
+        Only with ``dev_size``: its labels.
     indices : ndarray of shape (n_kept,), dtype int64
         Only when ``return_indices=True``: sorted positions of the kept
         samples, so ``X_sub == X[indices]`` and ``y_sub == y[indices]``.
+    dev_indices : ndarray of shape (n_classes * dev_size,), dtype int64
+        Only with ``dev_size`` and ``return_indices=True``: positions of the
+        development samples in ``X``, disjoint from ``indices``.
 
     Raises
     ------
@@ -142,6 +158,9 @@ def make_long_tailed(
     [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
     >>> X_lt.dtype, len(y_lt)
     (dtype('uint8'), 12406)
+    >>> X_lt, y_lt, X_dev, y_dev = make_long_tailed(X, y, imbalance_factor=100, dev_size=10)
+    >>> np.bincount(y_lt)[[0, -1]].tolist(), np.bincount(y_dev).tolist()  # head: 5000 - 10
+    ([4990, 49], [10, 10, 10, 10, 10, 10, 10, 10, 10, 10])
     """
     if isinstance(X, (list, tuple)):
         X = np.asarray(X)
@@ -154,30 +173,54 @@ def make_long_tailed(
             f"X and y must have the same number of samples, got {n_samples} and {y.shape[0]}."
         )
     _check_no_nan(X)
+    if dev_size is not None:
+        return _with_dev_set(X, y, dev_size, imbalance_factor, profile, n_max, class_order,
+                             random_state, return_indices)
 
     labels, y_index, available = np.unique(y, return_inverse=True, return_counts=True)
     if labels.shape[0] < 2:
         raise ValueError(
             f"A long-tailed subset needs at least 2 classes, y has {labels.shape[0]}."
         )
-    if class_order is None:
-        order = np.arange(labels.shape[0])
-    else:
-        class_order = np.asarray(class_order)
-        if class_order.ndim != 1:
-            raise ValueError("class_order must be a 1-dimensional list of labels.")
-        # Compared as sets of labels so that e.g. int labels and an int64 order match.
-        known = set(labels.tolist())
-        unknown = [c for c in class_order.tolist() if c not in known]
-        missing = sorted(known - set(class_order.tolist()), key=str)
-        if unknown or missing or class_order.shape[0] != labels.shape[0]:
-            raise ValueError(
-                "class_order must list every label of y exactly once; "
-                f"not in y: {unknown}, missing from class_order: {missing}, "
-                f"{class_order.shape[0]} entries for {labels.shape[0]} classes."
-            )
-        order = np.searchsorted(labels, class_order)
+    order = _class_order(labels, class_order)
+    counts = _checked_counts(labels, available, order, imbalance_factor, profile, n_max)
 
+    rng = check_random_state(random_state)
+    kept = []
+    for k, label_index in enumerate(order):
+        members = np.flatnonzero(y_index == label_index)
+        kept.append(members[rng.permutation(members.shape[0])[: counts[k]]])
+    indices = np.sort(np.concatenate(kept)).astype(np.int64)
+
+    X_sub = _safe_indexing(X, indices, axis=0)
+    y_sub = y[indices]
+    if return_indices:
+        return X_sub, y_sub, indices
+    return X_sub, y_sub
+
+
+def _class_order(labels, class_order):
+    """Positions in ``labels`` of the classes from head to tail."""
+    if class_order is None:
+        return np.arange(labels.shape[0])
+    class_order = np.asarray(class_order)
+    if class_order.ndim != 1:
+        raise ValueError("class_order must be a 1-dimensional list of labels.")
+    # Compared as sets of labels so that e.g. int labels and an int64 order match.
+    known = set(labels.tolist())
+    unknown = [c for c in class_order.tolist() if c not in known]
+    missing = sorted(known - set(class_order.tolist()), key=str)
+    if unknown or missing or class_order.shape[0] != labels.shape[0]:
+        raise ValueError(
+            "class_order must list every label of y exactly once; "
+            f"not in y: {unknown}, missing from class_order: {missing}, "
+            f"{class_order.shape[0]} entries for {labels.shape[0]} classes."
+        )
+    return np.searchsorted(labels, class_order)
+
+
+def _checked_counts(labels, available, order, imbalance_factor, profile, n_max):
+    """Class sizes of the protocol, checked against what each class can supply."""
     names = labels.tolist()  # plain Python values read better in messages than np.int64(3)
     if n_max is None:
         n_max = int(available.min())
@@ -200,16 +243,19 @@ def make_long_tailed(
             f"{available[order[k]]} samples but the {profile} profile asks for "
             f"{counts[k]}; lower n_max or reorder the classes."
         )
+    return counts
+
+
+def _with_dev_set(X, y, dev_size, imbalance_factor, profile, n_max, class_order, random_state,
+                  return_indices):
+    """make_long_tailed after holding out a balanced development set."""
+    from ..utils._validation import balanced_holdout_indices
 
     rng = check_random_state(random_state)
-    kept = []
-    for k, label_index in enumerate(order):
-        members = np.flatnonzero(y_index == label_index)
-        kept.append(members[rng.permutation(members.shape[0])[: counts[k]]])
-    indices = np.sort(np.concatenate(kept)).astype(np.int64)
-
-    X_sub = _safe_indexing(X, indices, axis=0)
-    y_sub = y[indices]
-    if return_indices:
-        return X_sub, y_sub, indices
-    return X_sub, y_sub
+    rest, dev = balanced_holdout_indices(y, dev_size, random_state=rng, min_remaining=1)
+    X_rest = _safe_indexing(X, rest, axis=0)
+    X_lt, y_lt, kept = make_long_tailed(
+        X_rest, y[rest], imbalance_factor, profile, n_max=n_max, class_order=class_order,
+        random_state=rng, return_indices=True)
+    out = (X_lt, y_lt, _safe_indexing(X, dev, axis=0), y[dev])
+    return (*out, rest[kept].astype(np.int64), dev.astype(np.int64)) if return_indices else out

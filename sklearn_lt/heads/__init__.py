@@ -9,7 +9,9 @@ Each head is a scikit-learn classifier fitted on features (e.g. the output of
 - :class:`LWSClassifier` -- learn one scale per class of the joint head;
 - :class:`LogitAdjustedClassifier` -- subtract ``tau * log(prior)`` from the logits;
 - :class:`SWAGReprClassifier` -- re-train on SWAG stochastic representations with
-  self-distillation (Nam et al., ICLR 2023).
+  self-distillation (Nam et al., ICLR 2023);
+- :class:`MetaWeightedClassifier` -- re-train with meta-learned per-example weights
+  (Jamal et al., CVPR 2020).
 
 :func:`fit_linear_head` is the deterministic L-BFGS solver behind the joint
 head (when none is given) and cRT; :func:`head_catalog` configures one of each
@@ -22,6 +24,7 @@ from ._crt import CRTClassifier
 from ._linear import fit_linear_head
 from ._logit_adjusted import LogitAdjustedClassifier
 from ._lws import LWSClassifier
+from ._meta_weighted import MetaWeightedClassifier
 from ._ncm import NCMClassifier
 from ._swag_repr import SWAGReprClassifier
 from ._tau_norm import TauNormClassifier
@@ -30,6 +33,7 @@ __all__ = [
     "CRTClassifier",
     "LWSClassifier",
     "LogitAdjustedClassifier",
+    "MetaWeightedClassifier",
     "NCMClassifier",
     "SWAGReprClassifier",
     "TauNormClassifier",

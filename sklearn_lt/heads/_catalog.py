@@ -34,7 +34,7 @@ def head_catalog(*, joint_head=None, sgd_params=None, random_state=None):
     --------
     >>> from sklearn_lt.heads import head_catalog
     >>> [label for label, _ in head_catalog()]  # doctest: +NORMALIZE_WHITESPACE
-    ['cRT (lbfgs)', 'cRT (sgd)', 'LWS', 'post-hoc LA', 'NCM', 'SRepr', 'tau-norm']
+    ['cRT (lbfgs)', 'cRT (sgd)', 'LWS', 'post-hoc LA', 'meta-weighted', 'NCM', 'SRepr', 'tau-norm']
     """
     sgd_params = dict(sgd_params or {})
     used = set()

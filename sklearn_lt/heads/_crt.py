@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..utils import power_class_probabilities, sampler_exponent

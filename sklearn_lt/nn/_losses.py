@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils._docstring import Substitution
+
 __all__ = [
     "LOSSES",
     "LOSS_NAMES",
@@ -115,13 +117,29 @@ def _focal_factor(logp_y, gamma):
     return one_minus_p.pow(gamma)
 
 
-def _weighted_focal_mean(logits, target, gamma, weight):
-    """``sum_i w_{y_i} (1 - p_{y_i})^gamma CE_i / N`` (Cui et al.'s normalisation)."""
+def _weighted_focal_mean(logits, target, gamma, weight, reduction="mean"):
+    """``sum_i w_{y_i} (1 - p_{y_i})^gamma CE_i / N`` (Cui et al.'s normalisation).
+
+    ``reduction="none"`` returns the per-sample terms instead of their mean.
+    """
     logp_y = F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)
     loss = -logp_y * _focal_factor(logp_y, gamma)
     if weight is not None:
         loss = loss * weight.to(loss.dtype)[target]
-    return loss.mean()
+    return loss.mean() if reduction == "mean" else loss
+
+
+REDUCTION_DOC = """\
+reduction : {"mean", "none"}, default="mean"
+    ``"none"`` returns the loss of each sample (shape ``(n_samples,)``),
+    as per-example re-weighting needs (:class:`MetaReweighting`).
+"""
+
+
+def _check_reduction(reduction):
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+    return reduction
 
 
 def effective_number_weights(class_counts, beta=0.9999):
@@ -205,6 +223,7 @@ def drw_weights(class_counts, epoch, drw_epoch, beta=0.9999):
     return effective_number_weights(class_counts, beta)
 
 
+@Substitution(reduction=REDUCTION_DOC)
 class FocalLoss(nn.Module):
     """Softmax focal loss ``(1 - p_y) ** gamma * CE`` (Lin et al., 2017).
 
@@ -221,6 +240,7 @@ class FocalLoss(nn.Module):
         Focusing parameter, ``>= 0``.
     weight : array-like of shape (n_classes,), default=None
         Optional per-class weights.
+    {reduction}
 
     Examples
     --------
@@ -232,20 +252,22 @@ class FocalLoss(nn.Module):
     0.3518
     """
 
-    def __init__(self, gamma=1.0, weight=None):
+    def __init__(self, gamma=1.0, weight=None, reduction="mean"):
         super().__init__()
         self.gamma = _check_real(gamma, "gamma", 0.0)
+        self.reduction = _check_reduction(reduction)
         self.register_buffer("weight", _as_weight(weight))
 
     def forward(self, logits, target):
         n = None if self.weight is None else self.weight.shape[0]
         _check_logits(logits, target, n)
-        return _weighted_focal_mean(logits, target, self.gamma, self.weight)
+        return _weighted_focal_mean(logits, target, self.gamma, self.weight, self.reduction)
 
     def extra_repr(self):
         return f"gamma={self.gamma}"
 
 
+@Substitution(reduction=REDUCTION_DOC)
 class ClassBalancedLoss(nn.Module):
     """Class-balanced loss of Cui et al. (2019): effective-number weights on CE or focal.
 
@@ -264,6 +286,7 @@ class ClassBalancedLoss(nn.Module):
         Base loss.
     gamma : float, default=1.0
         Focusing parameter of the focal loss (ignored for ``"ce"``).
+    {reduction}
 
     Attributes
     ----------
@@ -279,8 +302,9 @@ class ClassBalancedLoss(nn.Module):
     tensor([0.2768, 1.7232])
     """
 
-    def __init__(self, class_counts, beta=0.9999, loss_type="ce", gamma=1.0):
+    def __init__(self, class_counts, beta=0.9999, loss_type="ce", gamma=1.0, reduction="mean"):
         super().__init__()
+        self.reduction = _check_reduction(reduction)
         if loss_type not in ("ce", "focal"):
             raise ValueError(f"loss_type must be 'ce' or 'focal', got {loss_type!r}.")
         self.beta = _check_real(beta, "beta", 0.0, 1.0)
@@ -292,12 +316,13 @@ class ClassBalancedLoss(nn.Module):
     def forward(self, logits, target):
         _check_logits(logits, target, self.weight.shape[0])
         gamma = self.gamma if self.loss_type == "focal" else 0.0
-        return _weighted_focal_mean(logits, target, gamma, self.weight)
+        return _weighted_focal_mean(logits, target, gamma, self.weight, self.reduction)
 
     def extra_repr(self):
         return f"beta={self.beta}, loss_type={self.loss_type!r}, gamma={self.gamma}"
 
 
+@Substitution(reduction=REDUCTION_DOC)
 class LDAMLoss(nn.Module):
     """Label-distribution-aware margin loss (Cao et al., 2019).
 
@@ -326,6 +351,7 @@ class LDAMLoss(nn.Module):
         Multiplier of the logits.
     weight : array-like of shape (n_classes,), default=None
         Optional per-class weights.
+    {reduction}
 
     Attributes
     ----------
@@ -339,8 +365,9 @@ class LDAMLoss(nn.Module):
     tensor([0.0500, 0.1581, 0.5000])
     """
 
-    def __init__(self, class_counts, max_margin=0.5, scale=30.0, weight=None):
+    def __init__(self, class_counts, max_margin=0.5, scale=30.0, weight=None, reduction="mean"):
         super().__init__()
+        self.reduction = _check_reduction(reduction)
         counts = _as_counts(class_counts)
         self.max_margin = _check_real(max_margin, "max_margin", 0.0)
         self.scale = _check_real(scale, "scale", 0.0)
@@ -367,12 +394,15 @@ class LDAMLoss(nn.Module):
         onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)
         adjusted = logits - onehot * margins[target][:, None]
         weight = None if self.weight is None else self.weight.to(logits.dtype)
-        return F.cross_entropy(self.scale * adjusted, target, weight=weight)
+        # reduction="none" gives w_{y_i} loss_i (no division by the weights).
+        return F.cross_entropy(self.scale * adjusted, target, weight=weight,
+                               reduction=self.reduction)
 
     def extra_repr(self):
         return f"max_margin={self.max_margin}, scale={self.scale}"
 
 
+@Substitution(reduction=REDUCTION_DOC)
 class LogitAdjustedLoss(nn.Module):
     """Logit-adjusted softmax cross-entropy (Menon et al., 2021).
 
@@ -388,6 +418,7 @@ class LogitAdjustedLoss(nn.Module):
         Training samples per class.
     tau : float, default=1.0
         Temperature of the adjustment, ``>= 0`` (0 is plain cross-entropy).
+    {reduction}
 
     Attributes
     ----------
@@ -403,8 +434,9 @@ class LogitAdjustedLoss(nn.Module):
     1.3863
     """
 
-    def __init__(self, class_counts, tau=1.0):
+    def __init__(self, class_counts, tau=1.0, reduction="mean"):
         super().__init__()
+        self.reduction = _check_reduction(reduction)
         counts = _as_counts(class_counts)
         self.tau = _check_real(tau, "tau", 0.0)
         log_prior = np.log(counts) - np.log(counts.sum())
@@ -412,12 +444,14 @@ class LogitAdjustedLoss(nn.Module):
 
     def forward(self, logits, target):
         _check_logits(logits, target, self.log_prior.shape[0])
-        return F.cross_entropy(logits + self.tau * self.log_prior.to(logits.dtype), target)
+        return F.cross_entropy(logits + self.tau * self.log_prior.to(logits.dtype), target,
+                               reduction=self.reduction)
 
     def extra_repr(self):
         return f"tau={self.tau}"
 
 
+@Substitution(reduction=REDUCTION_DOC)
 class BalancedSoftmaxLoss(LogitAdjustedLoss):
     """Balanced softmax (Ren et al., 2020): the logit-adjusted loss with ``tau = 1``.
 
@@ -429,6 +463,7 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
     ----------
     class_counts : array-like of shape (n_classes,)
         Training samples per class.
+    {reduction}
 
     Examples
     --------
@@ -439,8 +474,8 @@ class BalancedSoftmaxLoss(LogitAdjustedLoss):
     0.2877
     """
 
-    def __init__(self, class_counts):
-        super().__init__(class_counts, tau=1.0)
+    def __init__(self, class_counts, reduction="mean"):
+        super().__init__(class_counts, tau=1.0, reduction=reduction)
 
 
 def distillation_kl(teacher_logits, student_logits, temperature):

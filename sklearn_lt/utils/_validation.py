@@ -1,5 +1,7 @@
 """Validation shared by every estimator that learns from long-tailed labels."""
 
+import numbers
+
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -79,3 +81,60 @@ def class_counts_of(estimator):
         "shot-split scores need the training class sizes. Fit an sklearn_lt "
         "estimator, or pass train_class_counts explicitly."
     )
+
+
+def balanced_holdout_indices(y, n_per_class, *, random_state=None, min_remaining=1):
+    """Indices of a balanced hold-out of ``n_per_class`` samples per class, and of the rest.
+
+    The development set of meta-weighting (Jamal et al., 2020) is balanced:
+    the same number of samples of every class, drawn at random (seeded).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+    n_per_class : int
+        Samples of each class held out.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draw.
+    min_remaining : int, default=1
+        Samples each class must keep outside the hold-out.
+
+    Returns
+    -------
+    rest : ndarray of shape (n_samples - n_classes * n_per_class,)
+        Sorted indices of the remaining samples.
+    holdout : ndarray of shape (n_classes * n_per_class,)
+        Sorted indices of the held-out samples.
+
+    Raises
+    ------
+    ValueError
+        If a class has fewer than ``n_per_class + min_remaining`` samples:
+        holding out would leave it (almost) empty, which must never happen
+        silently.
+    """
+    from sklearn.utils import check_random_state
+
+    y = np.asarray(y)
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, numbers.Integral) \
+            or n_per_class < 1:
+        raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}.")
+    classes, y_enc, counts = np.unique(y, return_inverse=True, return_counts=True)
+    y_enc = y_enc.reshape(-1)
+    short = counts < n_per_class + min_remaining
+    if np.any(short):
+        bad = ", ".join(f"{c!r} ({n})" for c, n in zip(classes[short].tolist(),
+                                                       counts[short].tolist()))
+        raise ValueError(
+            f"A balanced hold-out of {n_per_class} per class needs at least "
+            f"{n_per_class + min_remaining} samples in every class (keeping {min_remaining} "
+            f"for training); too few in class {bad}. Lower the hold-out size, or carve it "
+            "before the long tail is built (make_long_tailed(dev_size=...))."
+        )
+    rng = check_random_state(random_state)
+    holdout = np.concatenate([
+        rng.permutation(np.flatnonzero(y_enc == k))[:n_per_class] for k in range(len(classes))])
+    mask = np.zeros(y.shape[0], dtype=bool)
+    mask[holdout] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
