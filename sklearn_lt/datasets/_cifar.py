@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from ._fetch import _fetch_file, check_tar_complete, resolve_data_home
+from ._fetch import LOADER_PARAMS, _fetch_file, check_tar_complete, resolve_data_home
 
 __all__ = ["load_cifar10", "load_cifar100"]
 
@@ -113,16 +113,9 @@ def _names(meta, key, name):
     return np.asarray([n.decode("ascii") if isinstance(n, bytes) else str(n) for n in meta[key]])
 
 
-_LOADER_PARAMS = {
-    "data_home": [str, os.PathLike, None],
-    "download": ["boolean"],
-    "verify": ["boolean"],
-    "base_url": [str, None],
-    "return_X_y": ["boolean"],
-}
 
 
-@validate_params(_LOADER_PARAMS, prefer_skip_nested_validation=True)
+@validate_params(LOADER_PARAMS, prefer_skip_nested_validation=True)
 def load_cifar10(data_home=None, *, download=False, verify=True, base_url=None,
                  return_X_y=False):
     """Load CIFAR-10 (50,000 train / 10,000 test 32x32 colour images, 10 classes).
@@ -201,7 +194,7 @@ def load_cifar10(data_home=None, *, download=False, verify=True, base_url=None,
 
 
 @validate_params(
-    {**_LOADER_PARAMS, "label": [StrOptions({"fine", "coarse"})]},
+    {**LOADER_PARAMS, "label": [StrOptions({"fine", "coarse"})]},
     prefer_skip_nested_validation=True,
 )
 def load_cifar100(data_home=None, *, label="fine", download=False, verify=True,

@@ -16,6 +16,15 @@ from pathlib import Path
 
 from sklearn.datasets import get_data_home
 
+# The parameters every loader of official files shares (validate_params).
+LOADER_PARAMS = {
+    "data_home": [str, os.PathLike, None],
+    "download": ["boolean"],
+    "verify": ["boolean"],
+    "base_url": [str, None],
+    "return_X_y": ["boolean"],
+}
+
 # (algorithm, hex digest) per file. MNIST and Fashion-MNIST: SHA-256 of the
 # official files. CIFAR: the MD5 sums published on the CIFAR page, which is all
 # the authors publish.

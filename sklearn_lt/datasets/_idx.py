@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import validate_params
 
-from ._fetch import _fetch_file, resolve_data_home
+from ._fetch import LOADER_PARAMS, _fetch_file, resolve_data_home
 
 __all__ = ["load_mnist", "load_fashion_mnist"]
 
@@ -127,16 +127,9 @@ def _load_idx_dataset(dataset, data_home, *, download, verify, base_url, target_
     )
 
 
-_LOADER_PARAMS = {
-    "data_home": [str, os.PathLike, None],
-    "download": ["boolean"],
-    "verify": ["boolean"],
-    "base_url": [str, None],
-    "return_X_y": ["boolean"],
-}
 
 
-@validate_params(_LOADER_PARAMS, prefer_skip_nested_validation=True)
+@validate_params(LOADER_PARAMS, prefer_skip_nested_validation=True)
 def load_mnist(data_home=None, *, download=False, verify=True, base_url=None, return_X_y=False):
     """Load MNIST (60,000 train / 10,000 test 28x28 grey digits) from IDX files.
 
@@ -195,7 +188,7 @@ def load_mnist(data_home=None, *, download=False, verify=True, base_url=None, re
     return tuple(Xy) if return_X_y else bunch
 
 
-@validate_params(_LOADER_PARAMS, prefer_skip_nested_validation=True)
+@validate_params(LOADER_PARAMS, prefer_skip_nested_validation=True)
 def load_fashion_mnist(data_home=None, *, download=False, verify=True, base_url=None,
                        return_X_y=False):
     """Load Fashion-MNIST (60,000 train / 10,000 test 28x28 grey images) from IDX files.

@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval
 
+from ._base import BaseHead, LinearHeadMixin
 from ._linear import cached_linear_head
 
 # Shared by the heads built on a joint linear head (TauNorm, LWS, LogitAdjusted).
@@ -104,3 +105,26 @@ class JointHeadMixin:
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise ValueError("joint_head coef/intercept contain NaN or infinity.")
         return coef, intercept, n_iter
+
+
+class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):
+    """Base of the heads that adjust the joint head by a ``tau`` read at predict time.
+
+    tau-normalisation and post-hoc logit adjustment fit nothing but the joint
+    head; ``tau`` shapes ``coef_``/``intercept_`` (properties of the
+    subclasses), so ``set_params(tau=...)`` changes a fitted model's
+    predictions without refitting.
+    """
+
+    _parameter_constraints: dict = {
+        "tau": [Interval(Real, 0, None, closed="left")],
+        **JOINT_HEAD_CONSTRAINTS,
+    }
+
+    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None):
+        self.tau = tau
+        self.joint_head = joint_head
+        self.C = C
+        self.max_iter = max_iter
+        self.tol = tol
+        self.memory = memory

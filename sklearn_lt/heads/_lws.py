@@ -114,16 +114,10 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
         self.max_iter = max_iter
         self.tol = tol
         self.memory = memory
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.sampler = sampler
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
         self.stochastic = stochastic
+        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                         weight_decay=weight_decay, sampler=sampler, random_state=random_state,
+                         device=device, verbose=verbose)
 
     def _fit(self, X, y_enc, classes, counts):
         coef, intercept, n_iter = self._joint_head(X, y_enc, classes)

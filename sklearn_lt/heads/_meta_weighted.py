@@ -191,16 +191,10 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         self.dev_size = dev_size
         self.dev_batch_size = dev_batch_size
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.epochs = epochs
         self.meta_epochs = meta_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.sampler = sampler
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                         weight_decay=weight_decay, sampler=sampler, random_state=random_state,
+                         device=device, verbose=verbose)
 
     def fit(self, X, y, X_dev=None, y_dev=None):
         """Fit the head on features ``X`` and labels ``y``.

@@ -58,8 +58,23 @@ class SGDHeadMixin:
     """Train a torch module of a head with the shared stage-2 trainer.
 
     Uses the parameters ``epochs``, ``batch_size``, ``lr``, ``momentum``,
-    ``weight_decay``, ``sampler``, ``random_state``, ``device`` and ``verbose``.
+    ``weight_decay``, ``sampler``, ``random_state``, ``device`` and ``verbose``,
+    which a head's ``__init__`` stores through this one (as scikit-learn's SGD
+    estimators share ``BaseSGD.__init__``); the head's own signature still
+    lists them, with its defaults, for ``get_params``.
     """
+
+    def __init__(self, *, epochs, batch_size, lr, momentum, weight_decay, sampler,
+                 random_state, device, verbose):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.sampler = sampler
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
 
     def _sgd_generator(self):
         """The head's generator: seeds the initialisation, then the sampler."""

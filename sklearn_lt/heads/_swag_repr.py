@@ -202,15 +202,9 @@ class SWAGReprClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         self.distill_weight = distill_weight
         self.temperature = temperature
         self.tau = tau
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.sampler = sampler
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                         weight_decay=weight_decay, sampler=sampler, random_state=random_state,
+                         device=device, verbose=verbose)
 
     def fit(self, X, y, stochastic_features=None):
         """Fit the head on features ``X``, their stochastic copies and labels ``y``.

@@ -1,18 +1,15 @@
 """tau-normalised classifier (Kang et al., 2020)."""
 
-from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._docstring import Substitution
-from ._base import BaseHead, LinearHeadMixin
-from ._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
+from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
 
 
 @Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC)
-class TauNormClassifier(JointHeadMixin, LinearHeadMixin, BaseHead):
+class TauNormClassifier(PostHocJointHead):
     """tau-normalised linear classifier (Kang et al., ICLR 2020).
 
     Rescales each class weight vector of a jointly trained linear head by a
@@ -82,19 +79,6 @@ class TauNormClassifier(JointHeadMixin, LinearHeadMixin, BaseHead):
 
     # Labels and parameters of this head in heads.head_catalog (demo, benchmarks).
     _catalog_variants = {"tau-norm": {}}
-
-    _parameter_constraints: dict = {
-        "tau": [Interval(Real, 0, None, closed="left")],
-        **JOINT_HEAD_CONSTRAINTS,
-    }
-
-    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None):
-        self.tau = tau
-        self.joint_head = joint_head
-        self.C = C
-        self.max_iter = max_iter
-        self.tol = tol
-        self.memory = memory
 
     def _fit(self, X, y_enc, classes, counts):
         coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
