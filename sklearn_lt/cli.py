@@ -76,6 +76,20 @@ def _demo(args):
 
 
 def main(argv=None):
+    """Run the ``sklearn-lt`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments without the program name; ``None`` reads ``sys.argv``.
+        Without a command, ``demo`` runs.
+
+    Returns
+    -------
+    status : int
+        Exit status, 0 once the command has run (invalid arguments make
+        argparse exit with status 2).
+    """
     parser = argparse.ArgumentParser(prog="sklearn-lt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="decoupled training on digits-LT (no data folder needed)")

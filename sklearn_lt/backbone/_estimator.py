@@ -346,11 +346,37 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get_params(self, deep=True):
+        """Parameters of this estimator, the routed ``module__*`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values; routed parameters
+            (``module__*``, ``optimizer__*``, ``criterion__*``) appear as given.
+        """
         params = super().get_params(deep=deep)
         params.update(self._routed_params)
         return params
 
     def set_params(self, **params):
+        """Set parameters, routed ``module__*`` / ``optimizer__*`` / ``criterion__*`` ones included.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters. Names with a routing prefix are stored as
+            given and checked at ``fit``.
+
+        Returns
+        -------
+        self : Backbone
+            This estimator.
+        """
         routed = {k: params.pop(k) for k in list(params) if k.startswith(_PREFIXES)}
         self._routed_params.update(routed)
         return super().set_params(**params)

@@ -525,7 +525,9 @@ def _focal_loss(class_counts=None, **params):
 class LossSpec:
     """What the library knows about a named loss, in one place.
 
-    Attributes
+    The parameters are also the (read-only) attributes.
+
+    Parameters
     ----------
     name : str
         Canonical name.

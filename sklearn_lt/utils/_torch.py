@@ -5,7 +5,19 @@ import torch
 
 
 def resolve_device(device):
-    """Map ``"auto"`` to CUDA when available, else CPU; pass others through."""
+    """Map ``"auto"`` to CUDA when available, else CPU; pass others through.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``"auto"`` or ``None`` for the automatic choice, else any device
+        ``torch.device`` accepts.
+
+    Returns
+    -------
+    device : torch.device
+        The device.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -16,6 +28,16 @@ def torch_generator(random_state):
 
     Drawing the seed through numpy keeps ``random_state`` semantics identical to
     scikit-learn's (``None`` -> fresh entropy, an int -> repeatable).
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+        Source of the seed; a RandomState is advanced by one draw.
+
+    Returns
+    -------
+    generator : torch.Generator
+        A seeded CPU generator.
     """
     from sklearn.utils import check_random_state
 

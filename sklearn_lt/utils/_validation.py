@@ -59,6 +59,24 @@ def class_counts_of(estimator):
     wins: a resampler (:class:`~sklearn_lt.resampling.PowerResampler`) or a
     :class:`~sklearn_lt.Backbone` saw the original training set, while a head
     after a resampler saw the resampled counts.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A fitted estimator, Pipeline, or search (``best_estimator_``), or a
+        meta-estimator with a fitted ``estimator_``.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        The class labels, ``classes_`` of the estimator found.
+    counts : ndarray of shape (n_classes,)
+        Its ``class_counts_``, aligned with ``classes``.
+
+    Raises
+    ------
+    AttributeError
+        If no estimator found this way has ``class_counts_`` and ``classes_``.
     """
     seen = set()
     est = estimator

@@ -1,3 +1,5 @@
+"""Class-aware samplers: class frequencies p_j ~ n_j^q, cycling queues, epochs as tensors."""
+
 import time
 
 import numpy as np
@@ -9,6 +11,8 @@ from sklearn_lt.nn import (
     ClassAwareSampler,
     PowerSampler,
     ProgressivelyBalancedSampler,
+    epoch_batches,
+    epoch_order,
     make_sampler,
 )
 
@@ -133,18 +137,8 @@ def test_works_with_a_dataloader():
     assert np.bincount(seen.numpy(), minlength=4).min() > 0.15 * len(y)
 
 
-@pytest.fixture
-def one_thread():
-    # With several intra-op threads on a loaded machine (e.g. other pytest
-    # workers) torch ops can stall on thread barriers; one thread measures the
-    # algorithm rather than the scheduler.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def test_epoch_of_60000_is_fast(one_thread):
+def test_epoch_of_60000_is_fast():
+    # Under conftest's one torch thread: measures the algorithm, not the scheduler.
     counts = [int(6000 * 0.01 ** (i / 9)) for i in range(10)]
     counts[0] += 60_000 - sum(counts)
     y = labels(counts)
@@ -183,8 +177,6 @@ def test_make_sampler_mapping_and_errors():
 
 @pytest.mark.parametrize("strategy", ["instance", "class", "sqrt", "progressive"])
 def test_epoch_order_matches_iteration(strategy):
-    from sklearn_lt.nn._samplers import epoch_order
-
     y = np.repeat([0, 1, 2], [50, 10, 3])
     a = make_sampler(strategy, y, total_epochs=4, generator=torch.Generator().manual_seed(3))
     b = make_sampler(strategy, y, total_epochs=4, generator=torch.Generator().manual_seed(3))
@@ -193,3 +185,23 @@ def test_epoch_order_matches_iteration(strategy):
     assert order.tolist() == list(iter(b))
     # a plain torch sampler goes through iteration
     assert epoch_order(torch.utils.data.SequentialSampler(range(5))).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_epoch_batches_cuts_consecutive_batches():
+    order = torch.tensor([4, 2, 7, 1, 0, 3, 5])
+    assert [b.tolist() for b in epoch_batches(order, 3)] == [[4, 2, 7], [1, 0, 3], [5]]
+    # A last batch of one is dropped on request (batch norm cannot train on it) ...
+    assert [b.tolist() for b in epoch_batches(order, 3, drop_single=True)] == [[4, 2, 7],
+                                                                              [1, 0, 3]]
+    # ... but never the only batch, and a last batch of two stays.
+    assert [b.tolist() for b in epoch_batches(order[:1], 3, drop_single=True)] == [[4]]
+    assert [len(b) for b in epoch_batches(order[:5], 3, drop_single=True)] == [3, 2]
+    assert list(epoch_batches(order[:0], 3)) == []
+
+
+def test_class_epoch_num_samples():
+    y = labels()
+    # n_classes * max_j n_j = 4 * 400 draws, for every strategy.
+    for strategy in ("class", "sqrt", "progressive", "instance"):
+        sampler = make_sampler(strategy, y, total_epochs=2, num_samples="class_epoch")
+        assert len(sampler) == 1600 and len(epoch_order(sampler)) == 1600

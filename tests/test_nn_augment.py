@@ -1,3 +1,5 @@
+"""Batched random crop and flip: every output is one shifted (flipped) window, uniformly drawn."""
+
 import itertools
 import time
 
@@ -112,16 +114,12 @@ def test_bad_input_is_a_clear_error():
 
 
 def test_speed_batch_128_cifar():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # see test_samplers: avoids thread-barrier stalls under load
-    try:
-        x = torch.randn(128, 3, 32, 32)
-        g = gen(7)
-        best = float("inf")
-        for _ in range(10):
-            t0 = time.perf_counter()
-            random_crop_flip(x, generator=g)
-            best = min(best, time.perf_counter() - t0)
-    finally:
-        torch.set_num_threads(n)
+    # Under conftest's one torch thread: measures the algorithm, not the scheduler.
+    x = torch.randn(128, 3, 32, 32)
+    g = gen(7)
+    best = float("inf")
+    for _ in range(10):
+        t0 = time.perf_counter()
+        random_crop_flip(x, generator=g)
+        best = min(best, time.perf_counter() - t0)
     assert best < 0.02, best  # about 1 ms on one core

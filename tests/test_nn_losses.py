@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import sklearn_lt.losses as public_losses
+import sklearn_lt.nn
 from sklearn_lt.nn import (
     BalancedSoftmaxLoss,
     ClassBalancedLoss,
@@ -304,6 +305,27 @@ def test_make_loss_errors():
 
 def test_public_losses_module_reexports():
     for name in public_losses.__all__:
-        assert getattr(public_losses, name) is getattr(__import__("sklearn_lt.nn", fromlist=[name]),
-                                                       name)
+        assert getattr(public_losses, name) is getattr(sklearn_lt.nn, name)
     assert "LDAMLoss" in public_losses.__all__ and "make_loss" in public_losses.__all__
+
+
+def test_loss_registry_specs():
+    from sklearn_lt.nn import LOSS_NAMES, LOSSES, get_loss_spec
+
+    assert set(LOSSES) == {"ce", "focal", "cb", "ldam", "ldam_drw", "logit_adjusted",
+                           "balanced_softmax"}
+    assert set(LOSS_NAMES) == set(LOSSES) | {"class_balanced", "la"}
+    for name in LOSS_NAMES:
+        spec = get_loss_spec(name.upper())  # case-insensitive
+        assert spec is LOSSES[spec.name]
+        module = make_loss(name, COUNTS)
+        assert isinstance(module, nn.Module)
+    assert [n for n, s in LOSSES.items() if s.head == "cosine"] == ["ldam", "ldam_drw"]
+    assert [n for n, s in LOSSES.items() if s.drw] == ["ldam_drw"]
+    assert {n for n, s in LOSSES.items() if s.prior_adjusted} == {"logit_adjusted",
+                                                                  "balanced_softmax"}
+    # The logits a cosine head trains are its cosines times the loss's scale.
+    assert get_loss_spec("ldam").logit_scale(LDAMLoss(COUNTS, scale=12.0)) == 12.0
+    assert get_loss_spec("ce").logit_scale(nn.CrossEntropyLoss()) == 1.0
+    with pytest.raises(ValueError, match="Unknown loss 'hinge'"):
+        get_loss_spec("hinge")
