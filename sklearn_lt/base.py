@@ -12,7 +12,11 @@ predictions from ``_logits``) and whichever family it belongs to:
   ``weight_decay``, ``sampler``, ``random_state``, ``device``, ``verbose``).
 
 The tests, the demo and the benchmarks discover it from there
-(:func:`sklearn_lt.utils.discovery.all_estimators`).
+(:func:`sklearn_lt.utils.discovery.all_estimators`); a class attribute
+``_catalog_variants = {label: params}`` names the variants
+:func:`sklearn_lt.heads.head_catalog` shows (default: one, labelled by the class
+name). :class:`Substitution` places the shared parameter text
+(``SGD_PARAMS_DOC``, ``JOINT_HEAD_PARAMS_DOC``) in the head's docstring.
 
 Examples
 --------
@@ -37,6 +41,7 @@ array([0, 1])
 from .heads._base import BaseHead, LinearHeadMixin
 from .heads._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
 from .heads._sgd import SGD_CONSTRAINTS, SGD_PARAMS_DOC, SGDHeadMixin, init_linear
+from .utils._docstring import Substitution
 
 __all__ = [
     "JOINT_HEAD_CONSTRAINTS",
@@ -47,5 +52,6 @@ __all__ = [
     "JointHeadMixin",
     "LinearHeadMixin",
     "SGDHeadMixin",
+    "Substitution",
     "init_linear",
 ]

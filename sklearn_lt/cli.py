@@ -98,13 +98,11 @@ def main(argv=None):
                       help="default: load_digits_lt's default")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--verbose", type=int, default=0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["demo", *argv]  # no command: the demo, with its options
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["demo"] + (argv or []))
-    if args.command == "demo":
-        return _demo(args)
-    parser.print_help()
-    return 2
+    return _demo(args)
 
 
 if __name__ == "__main__":

@@ -213,21 +213,12 @@ print(sorted(bb.history_[-1]))
 """
 
 
-SKORCH_HELPER_DEFECT = (
-    "package defect: sklearn_lt/backbone/_estimator.py calls skorch.helper.predefined_split "
-    "after a plain `import skorch`, which does not import the skorch.helper submodule, so in "
-    "a fresh process Backbone(train_split=...).fit raises AttributeError: module 'skorch' has "
-    "no attribute 'helper' (fix: `from skorch.helper import predefined_split`)")
-
-
 def test_01_train_split_in_a_fresh_process():
     """(1) ... in a new interpreter, where nothing has imported skorch.helper yet."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     run = subprocess.run([sys.executable, "-c", FRESH_FIT], capture_output=True, text=True,
                          env=env, timeout=300)
-    if run.returncode != 0 and "module 'skorch' has no attribute 'helper'" in run.stderr:
-        pytest.xfail(SKORCH_HELPER_DEFECT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "valid_bal_acc" in run.stdout
 

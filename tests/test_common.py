@@ -36,9 +36,19 @@ from sklearn_lt.utils.discovery import all_estimators
 # the Backbone a tiny MLP for a few epochs.
 PER_ESTIMATOR_PARAMS = {
     "Backbone": [dict(module="mlp", module__hidden=(16,), max_epochs=15, batch_size=32, lr=0.05,
-                      warmup_epochs=1, random_state=0)],
+                      warmup_epochs=1, random_state=0),
+                 # SWAG and meta epochs take other code paths (fit_transform, sampling,
+                 # the step hook): checked too, with small budgets.
+                 dict(module="mlp", module__hidden=(8,), max_epochs=6, batch_size=32, lr=0.05,
+                      warmup_epochs=1, random_state=0, swag=True, swa_start=3,
+                      swa_snapshots_per_epoch=2, swag_rank=4, swag_samples=2),
+                 dict(module="mlp", module__hidden=(8,), max_epochs=4, batch_size=32, lr=0.05,
+                      warmup_epochs=1, random_state=0, meta_epochs=2, meta_dev_size=1)],
     "CRTClassifier": [{}, dict(solver="sgd", epochs=3, batch_size=64, random_state=0)],
     "LWSClassifier": [dict(epochs=3, batch_size=64, random_state=0)],
+    "MetaWeightedClassifier": [dict(epochs=3, meta_epochs=2, batch_size=64, dev_size=1,
+                                    dev_batch_size=16, random_state=0)],
+    "SWAGReprClassifier": [dict(epochs=3, batch_size=64, random_state=0)],
     "NCMClassifier": [{}, dict(metric="cosine", normalize=None)],
     "PowerResampler": [dict(random_state=0),
                        dict(q=0.5, replacement=False, random_state=0),
@@ -56,14 +66,7 @@ EXPECTED_FAILED_CHECKS = {
 
 # {class name: {library check name: reason}}: known defects, run as strict xfails so
 # that a fix shows up (as XPASS -> failure) and the entry gets removed.
-EXPECTED_LIBRARY_FAILURES = {
-    "Backbone": {
-        "check_failed_fit_keeps_predictions": "package defect: Backbone.fit validates X with "
-        "reset=True before checking y, and does not restore n_features_in_ / "
-        "feature_names_in_ when the fit then fails, so the fitted model refuses its own "
-        "input afterwards ('X has 2 features, but Backbone is expecting 4')",
-    },
-}
+EXPECTED_LIBRARY_FAILURES = {}
 
 
 def _instances(type_filter=None):

@@ -114,10 +114,6 @@ def test_refit_drops_fitted_attributes_the_new_fit_does_not_produce():
     assert not hasattr(crt.set_params(solver="lbfgs").fit(X3, Y3), "loss_curve_")
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "package defect: BaseHead declares no _parameter_constraints, so a head that does not "
-    "declare its own cannot be fitted (the example of sklearn_lt/base.py's docstring "
-    "fails the same way); BaseHead needs `_parameter_constraints: dict = {}`"))
 def test_a_head_without_declared_constraints_can_be_fitted():
     class Bare(LinearHeadMixin, BaseHead):
         def _fit(self, X, y_enc, classes, counts):

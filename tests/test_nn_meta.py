@@ -90,7 +90,8 @@ def test_real_loss_is_the_weighted_mean_of_the_per_example_losses():
 
 
 def test_class_weights_match_the_formula_and_the_published_vector():
-    counts = np.array([5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500])  # CIFAR-10-LT IF=10
+    # CIFAR-10-LT at IF=10, the counts of the paper's example vector.
+    counts = np.array([5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500])
     beta = 0.9999
     w = (1 - beta) / (1 - beta**counts)
     np.testing.assert_allclose(meta_class_weights(counts, beta), w / w.sum() * 10, rtol=1e-12)

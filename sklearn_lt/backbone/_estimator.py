@@ -5,7 +5,6 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-import skorch
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -24,6 +23,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 from skorch.callbacks import PrintLog
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 from torch import nn
 
 from ..nn import (
@@ -38,7 +39,7 @@ from ..nn import (
 )
 from ..utils import check_long_tailed_targets, resolve_device
 from ..utils._sampling import SAMPLER_CONSTRAINT
-from ..utils._validation import balanced_holdout_indices
+from ..utils._validation import balanced_holdout_indices, input_attributes_restored_on_error
 from . import _callbacks as cb
 from ._module import LTModule
 from ._net import BatchIterator, LTNet
@@ -468,6 +469,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             The fitted estimator.
         """
         self._check_routed_params()
+        with input_attributes_restored_on_error(self):
+            return self._fit(X, y, X_dev, y_dev)
+
+    def _fit(self, X, y, X_dev, y_dev):
+        """The body of ``fit``; the fitted state is assigned only at its end."""
         X, y = self._check_X(X, reset=True, y=y)
         classes, y_enc, counts = check_long_tailed_targets(y)
         recipe = self._recipe(X)
@@ -480,7 +486,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             module = self._build_module(X, counts, recipe, recipe.loss.logit_scale(criterion))
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
             Xt, yt = _to_device(X, y_enc, recipe.device)
-            valid_data = None if valid is None else skorch.dataset.Dataset(Xt[valid], yt[valid])
+            valid_data = None if valid is None else Dataset(Xt[valid], yt[valid])
             meta = self._meta_callback(dev, y_enc[train], recipe, seed) if dev else None
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
                                   valid_data, meta)
@@ -581,8 +587,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         """The network to train, on a copy of a user-given module."""
         spec = copy.deepcopy(self.module) if isinstance(self.module, nn.Module) else self.module
         features = make_network(spec, tuple(X.shape[1:]), **self._routed("module__"))
-        if self.batch_size < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                                       for m in features.modules()):
+        if self.batch_size < 2 and _has_batch_norm(features):
             raise ValueError(
                 f"batch_size={self.batch_size} cannot train {type(features).__name__}: batch "
                 "norm needs at least 2 samples per batch. Use batch_size >= 2."
@@ -667,8 +672,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             max_epochs=recipe.epochs, batch_size=self.batch_size,
             iterator_train=BatchIterator, iterator_train__sampler=sampler,
             iterator_train__device=recipe.device, iterator_train__training=True,
+            iterator_train__drop_single=_has_batch_norm(module),
             iterator_valid=BatchIterator, iterator_valid__device=recipe.device,
-            train_split=None if valid_data is None else skorch.helper.predefined_split(valid_data),
+            train_split=None if valid_data is None else predefined_split(valid_data),
             callbacks=self._callbacks(sampler, counts, recipe, meta),
             device=recipe.device, verbose=self.verbose, predict_nonlinearity=None,
             amp=recipe.amp, channels_last=recipe.channels_last,
@@ -904,6 +910,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         return self.net_.history
 
 
+def _has_batch_norm(module):
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 def _as_network_dtype(X):
     """uint8 stays (scaled inside the module); anything else becomes float32.
 
@@ -912,7 +922,8 @@ def _as_network_dtype(X):
     """
     if X.dtype == np.uint8:
         return X
-    X32 = X.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # reported below, as a clear error
+        X32 = X.astype(np.float32, copy=False)
     if not np.isfinite(X32).all():
         big = float(np.abs(X[np.isfinite(X)]).max())
         raise ValueError(

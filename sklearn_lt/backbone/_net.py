@@ -4,6 +4,7 @@ import math
 
 import skorch
 import torch
+from skorch.dataset import unpack_data
 
 from ..nn._samplers import epoch_batches, epoch_order
 
@@ -18,8 +19,10 @@ class BatchIterator:
     the stage-2 trainer uses too.
     """
 
-    def __init__(self, dataset, batch_size, sampler=None, device=None, training=False):
+    def __init__(self, dataset, batch_size, sampler=None, device=None, training=False,
+                 drop_single=False):
         self.training = training
+        self.drop_single = drop_single
         self.X = dataset.X
         self.y = dataset.y
         self.batch_size = batch_size
@@ -36,8 +39,9 @@ class BatchIterator:
         else:
             order = torch.arange(len(self.X))
         pin = self.device is not None and self.device.type == "cuda" and not self.X.is_cuda
-        # Batch norm cannot train on one sample: a last batch of one is dropped.
-        for idx in epoch_batches(order, self.batch_size, drop_single=self.training):
+        # Batch norm cannot train on one sample: with it, a last batch of one is dropped.
+        for idx in epoch_batches(order, self.batch_size,
+                                 drop_single=self.training and self.drop_single):
             if self.X.is_cuda:
                 idx = idx.to(self.X.device)
             xb, yb = self.X[idx], self.y[idx]
@@ -84,7 +88,7 @@ class LTNet(skorch.NeuralNet):
         if hook is None or not hook.active_:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
-        xi, yi = skorch.dataset.unpack_data(batch)
+        xi, yi = unpack_data(batch)
         xi = self._prepare(xi)
         yi = skorch.utils.to_tensor(yi, device=self.device)
         with torch.autocast(device_type=xi.device.type, dtype=torch.bfloat16, enabled=self.amp):

@@ -16,11 +16,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import check_long_tailed_targets
+from ..utils._validation import INPUT_ATTRIBUTES, input_attributes_restored_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
-# validate_data(reset=True) sets these before the rest of fit can fail; fit
-# puts back the previous values if it does.
-_INPUT_ATTRS = ("n_features_in_", "feature_names_in_")
 
 
 class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -56,21 +54,15 @@ class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted head.
         """
-        saved = {k: self.__dict__[k] for k in _INPUT_ATTRS if k in self.__dict__}
-        try:
+        with input_attributes_restored_on_error(self):
             X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
             classes, y_enc, counts = check_long_tailed_targets(y)
             fitted = self._fit(X, y_enc, classes, counts)
-        except BaseException:
-            for k in _INPUT_ATTRS:
-                self.__dict__.pop(k, None)
-            self.__dict__.update(saved)
-            raise
         fitted = {"classes_": classes, "class_counts_": counts, **fitted}
         # Drop what an earlier fit left that this one does not produce (e.g. an
         # SGD loss curve after switching to L-BFGS), so no attribute goes stale.
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            if key not in fitted and key not in _INPUT_ATTRS:
+            if key not in fitted and key not in INPUT_ATTRIBUTES:
                 delattr(self, key)
         for key, value in fitted.items():
             setattr(self, key, value)

@@ -108,8 +108,9 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         ``()``: a linear head; otherwise a small ReLU MLP with these widths.
     epochs : int, default=20
         Stage-2 epochs in all.
-    meta_epochs : int, default=10
+    meta_epochs : int or None, default=None
         The last epochs, meta-weighted; the earlier ones use the plain loss.
+        None: half of ``epochs`` (at least 1).
     {sgd_params}
 
     Attributes
@@ -176,12 +177,12 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         "dev_size": [Interval(Integral, 1, None, closed="left")],
         "dev_batch_size": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [tuple],
-        "meta_epochs": [Interval(Integral, 0, None, closed="left")],
+        "meta_epochs": [Interval(Integral, 0, None, closed="left"), None],
         **SGD_CONSTRAINTS,
     }
 
     def __init__(self, loss="ce", *, gamma=1.0, beta=0.9999, eps_lr=0.01, dev_size=10,
-                 dev_batch_size=100, hidden_layer_sizes=(), epochs=20, meta_epochs=10,
+                 dev_batch_size=100, hidden_layer_sizes=(), epochs=20, meta_epochs=None,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="instance",
                  random_state=None, device="cpu", verbose=0):
         self.loss = loss
@@ -241,8 +242,9 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
             np.arange(len(y_enc)), None
 
     def _fit(self, X, y_enc, classes, counts):
-        if self.meta_epochs > self.epochs:
-            raise ValueError(f"meta_epochs={self.meta_epochs} exceeds epochs={self.epochs}.")
+        meta_epochs = max(1, self.epochs // 2) if self.meta_epochs is None else self.meta_epochs
+        if meta_epochs > self.epochs:
+            raise ValueError(f"meta_epochs={meta_epochs} exceeds epochs={self.epochs}.")
         X = np.asarray(X, dtype=np.float32)
         X_tr, y_tr, X_dev, y_dev, train, dev = self._split_dev(X, y_enc, classes)
         train_counts = np.bincount(y_tr, minlength=len(classes))
@@ -256,7 +258,7 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
                   if self.hidden_layer_sizes else init_linear(X.shape[1], len(classes), generator))
         step = MetaStep(MetaReweighting(weights, per_sample, self.eps_lr), per_sample,
                         (torch.from_numpy(X_dev), torch.from_numpy(np.asarray(y_dev))),
-                        self.dev_batch_size, self.epochs - self.meta_epochs, len(y_tr),
+                        self.dev_batch_size, self.epochs - meta_epochs, len(y_tr),
                         generator)
         history = self._train_sgd(module, X_tr, y_tr, generator=generator, step=step,
                                   callback=step.next_epoch)

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..nn import train_module
 from ..utils import torch_generator
+from ..utils._docstring import Substitution
 from ..utils._sampling import SAMPLER_CONSTRAINT, default_epoch_length
 
 SGD_CONSTRAINTS = {
@@ -54,6 +55,7 @@ verbose : int, default=0
 """
 
 
+@Substitution(sgd_params=SGD_PARAMS_DOC)
 class SGDHeadMixin:
     """Train a torch module of a head with the shared stage-2 trainer.
 
@@ -62,6 +64,12 @@ class SGDHeadMixin:
     which a head's ``__init__`` stores through this one (as scikit-learn's SGD
     estimators share ``BaseSGD.__init__``); the head's own signature still
     lists them, with its defaults, for ``get_params``.
+
+    Parameters
+    ----------
+    epochs : int
+        Stage-2 epochs.
+    {sgd_params}
     """
 
     def __init__(self, *, epochs, batch_size, lr, momentum, weight_decay, sampler,

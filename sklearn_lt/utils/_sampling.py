@@ -105,6 +105,9 @@ def power_class_probabilities(counts, q):
             or np.any(counts <= 0):
         raise ValueError("Class counts must be a non-empty 1-D array of positive numbers.")
     q = sampler_exponent(q)
+    if q is None:
+        raise ValueError("'progressive' sampling has no single exponent q; its "
+                         "probabilities change every epoch (ProgressivelyBalancedSampler).")
     with np.errstate(over="ignore"):
         w = counts ** q
     if not np.isfinite(w.sum()):

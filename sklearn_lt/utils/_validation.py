@@ -1,6 +1,7 @@
 """Validation shared by every estimator that learns from long-tailed labels."""
 
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
@@ -47,6 +48,29 @@ def check_long_tailed_targets(y, *, min_samples_per_class=2):
             f"too few for class {bad}. Drop or merge such classes, or collect more data."
         )
     return classes, y_encoded.astype(np.int64), counts.astype(np.int64)
+
+
+# validate_data(reset=True) sets these before the rest of a fit can fail.
+INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+
+
+@contextmanager
+def input_attributes_restored_on_error(estimator):
+    """Undo what input validation set on ``estimator`` if the fit then fails.
+
+    ``validate_data(reset=True)`` records ``n_features_in_`` and
+    ``feature_names_in_`` at the start of ``fit``; a fit that fails later
+    (a class with one sample, a diverged run) must leave a previously fitted
+    estimator as it was, able to predict on its own input.
+    """
+    saved = {k: estimator.__dict__[k] for k in INPUT_ATTRIBUTES if k in estimator.__dict__}
+    try:
+        yield
+    except BaseException:
+        for key in INPUT_ATTRIBUTES:
+            estimator.__dict__.pop(key, None)
+        estimator.__dict__.update(saved)
+        raise
 
 
 def class_counts_of(estimator):
