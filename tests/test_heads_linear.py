@@ -1,5 +1,7 @@
 """fit_linear_head: the deterministic L-BFGS multinomial head behind cRT and the joint head."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -81,3 +83,21 @@ def test_cache_hit_still_warns_about_an_unconverged_head(tmp_path):
     for _ in range(2):  # first call computes, second is a joblib cache hit
         with pytest.warns(ConvergenceWarning, match="did not converge"):
             CRTClassifier(max_iter=1, memory=str(tmp_path)).fit(X, y)
+
+
+def test_extreme_feature_warns_instead_of_returning_a_silent_zero_head():
+    # Audit defect 9: one cell at 1e30 made the L-BFGS heads stop at iteration 0
+    # with an all-zero coef_ and no warning (scipy's status 2 was suppressed).
+    from sklearn_lt.heads import TauNormClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = np.repeat([0, 1, 2], 20)
+    X[0, 0] = 1e30
+    for head in (CRTClassifier(), TauNormClassifier()):
+        with pytest.warns(ConvergenceWarning, match=r"reach 1e\+30 in magnitude; standardise"):
+            head.fit(X, y)
+    # Ordinary features converge without a warning (a stall at the optimum is fine).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        CRTClassifier().fit(rng.randn(60, 3), y)

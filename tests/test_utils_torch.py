@@ -13,7 +13,7 @@ def test_resolve_device():
     assert resolve_device(None) == torch.device(expected)
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match="not a torch device"):
         resolve_device("no-such-device")
 
 
@@ -30,3 +30,12 @@ def test_torch_generator_follows_random_state_semantics():
     assert not torch.equal(a, b) and torch.equal(draw(rs), a)
     assert torch_generator(None).device.type == "cpu"
     assert not torch.equal(draw(None), draw(None))  # fresh entropy
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_clear_error():
+    # Audit defect 14: device="cuda" without CUDA surfaced as a raw torch error.
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="not a torch device"):
+        resolve_device("gpu7")

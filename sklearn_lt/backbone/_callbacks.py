@@ -14,10 +14,15 @@ phase) is one more callback or a subclass, not an edit of a monolith:
 - :class:`BatchAccuracy` counts accuracy from the logits skorch already has;
 - :class:`Throughput` records images per second;
 - :class:`DivergenceCheck` stops a run whose loss is no longer finite;
-- :class:`MetaWeightedEpochs` switches the last epochs to meta-weighted steps.
+- :class:`MetaWeightedEpochs` switches the last epochs to meta-weighted steps;
+- :class:`TrainingCheckpoint` saves each epoch's end and resumes from it.
 """
 
+import os
+import shutil
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -162,6 +167,18 @@ class WeightAveraging(Callback):
         if _epoch(net) >= self.start:
             self.collect(net)
 
+    def state_dict(self):
+        """The running average, for a checkpoint."""
+        return {"n": self.n_averaged_,
+                "averaged": None if self.averaged_ is None else self.averaged_.state_dict()}
+
+    def load_state_dict(self, net, state):
+        """Restore :meth:`state_dict` on the freshly initialised ``net``."""
+        self.n_averaged_ = state["n"]
+        if state["averaged"] is not None:
+            self.averaged_ = torch.optim.swa_utils.AveragedModel(net.module_)
+            self.averaged_.load_state_dict(state["averaged"])
+
     def on_train_end(self, net, X=None, y=None, **kwargs):
         if self.averaged_ is None:
             return
@@ -195,6 +212,15 @@ class SWAGCollection(WeightAveraging):
         super().initialize()
         self.posterior_ = None
         return self
+
+    def state_dict(self):
+        """The running average and the posterior, for a checkpoint."""
+        return {**super().state_dict(), "posterior": self.posterior_}
+
+    def load_state_dict(self, net, state):
+        """Restore :meth:`state_dict` on the freshly initialised ``net``."""
+        super().load_state_dict(net, state)
+        self.posterior_ = state["posterior"]
 
     def collect(self, net):
         super().collect(net)
@@ -358,7 +384,129 @@ class MetaWeightedEpochs(Callback):
             mean = (self.sums_ / self.counts_.clamp_min(1)).tolist()
             net.history.record("meta_weights", mean)
 
+    def state_dict(self):
+        """The development batches' generator, for a checkpoint."""
+        return {"generator": self.generator_.get_state()}
+
+    def load_state_dict(self, net, state):
+        """Restore :meth:`state_dict`."""
+        self.generator_.set_state(state["generator"])
+
     def on_train_end(self, net, **kwargs):
         self.active_ = False
         net.step_hook_ = None
         self.dev = None  # the development data is not pickled with the model
+
+
+class TrainingCheckpoint(Callback):
+    """Save the state at the end of every epoch; resume an interrupted fit from it.
+
+    The module, optimiser, criterion and history go through skorch's
+    ``save_params``/``load_params`` (what skorch's ``Checkpoint`` and
+    ``LoadInitState`` use); what they do not cover and a bit-identical
+    resumption needs is saved beside them: torch's random state (augmentation,
+    dropout), the sampler's generator and queues, and the state of the
+    callbacks that have one (SWA average, SWAG posterior, meta-weighting's
+    generator). skorch's pair is not used as such because its resumed fit
+    trains ``max_epochs`` more epochs and it has no room for that state.
+
+    Each epoch is written into a fresh sub-folder and then made current by
+    an atomic rename of a pointer file, so a run killed while writing keeps
+    the previous epoch's checkpoint. A checkpoint is used only when its
+    fingerprint (the estimator's parameters and the training data) matches;
+    a finished fit removes it. ``on_train_begin`` must run before the lr
+    scheduler's (this callback comes first), and :meth:`save` after every
+    other epoch-end callback (a :class:`CheckpointWriter` comes last).
+
+    Parameters
+    ----------
+    dirname : str or path-like
+        Folder of the checkpoint (created if needed).
+    fingerprint : str
+        Identifies the run; another run's checkpoint is not resumed.
+    sampler : torch.utils.data.Sampler
+        The training sampler, restored in place.
+    """
+
+    def __init__(self, dirname, fingerprint, sampler):
+        self.dirname = dirname
+        self.fingerprint = fingerprint
+        self.sampler = sampler
+
+    def initialize(self):
+        self.resumed_from_ = None
+        return self
+
+    @property
+    def _pointer(self):
+        return Path(self.dirname) / "LATEST"
+
+    def _stateful(self, net):
+        return {name: cb for name, cb in net.callbacks_ if hasattr(cb, "load_state_dict")
+                and cb is not self}
+
+    def save(self, net):
+        """Write the state at the end of the current epoch and make it current."""
+        root = Path(self.dirname)
+        epoch = len(net.history)
+        folder = root / f"epoch-{epoch:05d}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        net.save_params(f_params=folder / "params.pt", f_optimizer=folder / "optimizer.pt",
+                        f_criterion=folder / "criterion.pt", f_history=folder / "history.json")
+        extra = {"fingerprint": self.fingerprint, "epochs_done": epoch,
+                 "torch_rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                 "sampler": self.sampler.state_dict(),
+                 "callbacks": {k: cb.state_dict() for k, cb in self._stateful(net).items()}}
+        torch.save(extra, folder / "extra.pt")
+        tmp = root / "LATEST.tmp"
+        tmp.write_text(folder.name)
+        os.replace(tmp, self._pointer)  # atomic: the old checkpoint stays valid until here
+        for old in root.glob("epoch-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def on_train_begin(self, net, **kwargs):
+        if not self._pointer.is_file():
+            return
+        folder = Path(self.dirname) / self._pointer.read_text().strip()
+        try:
+            extra = torch.load(folder / "extra.pt", map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError) as exc:
+            warnings.warn(f"Ignoring the unreadable checkpoint in {folder}: {exc}", stacklevel=2)
+            return
+        if extra.get("fingerprint") != self.fingerprint:
+            warnings.warn(f"The checkpoint in {self.dirname} belongs to another run (other "
+                          "parameters or data); starting afresh.", stacklevel=2)
+            return
+        net.load_params(f_params=folder / "params.pt", f_optimizer=folder / "optimizer.pt",
+                        f_criterion=folder / "criterion.pt", f_history=folder / "history.json")
+        torch.set_rng_state(extra["torch_rng"])
+        if extra["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(extra["cuda_rng"])
+        self.sampler.load_state_dict(extra["sampler"])
+        for name, cb in self._stateful(net).items():
+            if name in extra["callbacks"]:
+                cb.load_state_dict(net, extra["callbacks"][name])
+        self.resumed_from_ = extra["epochs_done"]
+
+    def on_train_end(self, net, **kwargs):
+        # The run is complete: a later fit with the same folder starts afresh.
+        # Only what save() wrote is removed; the folder may hold other files.
+        root = Path(self.dirname)
+        for folder in root.glob("epoch-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+        for name in ("LATEST", "LATEST.tmp"):
+            (root / name).unlink(missing_ok=True)
+
+
+class CheckpointWriter(Callback):
+    """Calls :meth:`TrainingCheckpoint.save` after every other epoch-end callback."""
+
+    def __init__(self, checkpoint):
+        self.checkpoint = checkpoint
+
+    def on_epoch_end(self, net, **kwargs):
+        self.checkpoint.save(net)

@@ -2,8 +2,10 @@
 
 import copy
 import numbers
+import os
 from dataclasses import dataclass
 
+import joblib
 import numpy as np
 import torch
 from sklearn.base import (
@@ -190,6 +192,14 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         ``beta`` of the class weights (``"n"``: ``(n - 1) / n``).
     meta_eps_lr : float, default=0.01
         ``tau_eps``, the step on ``eps``.
+    checkpoint : None, str or path-like, default=None
+        A folder where the state at the end of every epoch is saved. A fit
+        interrupted (killed, or stopped by an exception) is resumed from
+        there by the next ``fit`` of an estimator with the same parameters on
+        the same data, and on the CPU with an int ``random_state`` it ends
+        bit-identical to an uninterrupted fit. A checkpoint written on a GPU
+        resumes on the CPU. A completed fit removes its checkpoint. The files
+        are pickles: resume only from folders you trust.
     train_split : None or float, default=None
         Fraction held out, stratified, for validation: the sampler draws from
         the rest only, and ``history_`` records ``valid_loss``, ``valid_acc``
@@ -280,6 +290,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "meta_dev_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "meta_beta": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"n"})],
         "meta_eps_lr": [Interval(numbers.Real, 0, None, closed="left")],
+        "checkpoint": [None, str, os.PathLike],
         "train_split": [None, Interval(numbers.Real, 0, 1, closed="neither")],
         "device": [str, torch.device],
         "amp": ["boolean", StrOptions({"auto"})],
@@ -295,7 +306,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                  drw_epoch=None, augment="auto", swa=False, swa_start="auto",
                  swa_lr="auto", swa_snapshots_per_epoch=1, swag=False, swag_rank=20,
                  swag_samples=10, swag_scale=0.5, swag_bn_size=None, meta_epochs=0,
-                 meta_dev_size=10, meta_beta=0.9999, meta_eps_lr=0.01,
+                 meta_dev_size=10, meta_beta=0.9999, meta_eps_lr=0.01, checkpoint=None,
                  train_split=None, device="auto", amp="auto",
                  channels_last="auto", predict_batch_size=1024, random_state=None,
                  verbose=0, **kwargs):
@@ -326,6 +337,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.meta_dev_size = meta_dev_size
         self.meta_beta = meta_beta
         self.meta_eps_lr = meta_eps_lr
+        self.checkpoint = checkpoint
         self.train_split = train_split
         self.device = device
         self.amp = amp
@@ -488,8 +500,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             Xt, yt = _to_device(X, y_enc, recipe.device)
             valid_data = None if valid is None else Dataset(Xt[valid], yt[valid])
             meta = self._meta_callback(dev, y_enc[train], recipe, seed) if dev else None
+            fingerprint = self._fingerprint(X, y_enc) if self.checkpoint is not None else None
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
-                                  valid_data, meta)
+                                  valid_data, meta, fingerprint)
             X_fit = Xt if len(train) == len(Xt) else Xt[train]
             net.fit(X_fit, yt if len(train) == len(yt) else yt[train])
             swag = self._sample_networks(net, X_fit, recipe, seed) if self.swag else None
@@ -635,8 +648,19 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             )
         return np.sort(train), np.sort(valid)
 
-    def _callbacks(self, sampler, counts, recipe, meta=None):
-        callbacks = [
+    def _fingerprint(self, X, y_enc):
+        """Identifies a run for its checkpoint: parameters that shape training, and data."""
+        ignored = {"checkpoint", "verbose", "device", "amp", "channels_last",
+                   "predict_batch_size"}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
+        return joblib.hash((params, X, y_enc))
+
+    def _callbacks(self, sampler, counts, recipe, meta=None, fingerprint=None):
+        checkpoint = None
+        if fingerprint is not None:
+            checkpoint = cb.TrainingCheckpoint(self.checkpoint, fingerprint, sampler)
+        callbacks = [] if checkpoint is None else [("checkpoint", checkpoint)]
+        callbacks += [
             ("lr", cb.lr_scheduler(self.lr, recipe.epochs, schedule=self.lr_schedule,
                                    warmup_epochs=self.warmup_epochs,
                                    milestones=recipe.milestones, decay=self.lr_decay,
@@ -657,12 +681,15 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                 batches_per_epoch=-(-len(sampler) // self.batch_size), **extra)))
         if meta is not None:
             callbacks.append(("meta", meta))
+        if checkpoint is not None:
+            callbacks.append(("checkpoint_writer", cb.CheckpointWriter(checkpoint)))
         if self.verbose:
             callbacks.append(("print_log", PrintLog(
                 keys_ignored=["train_batch_count", "valid_batch_count"])))
         return callbacks
 
-    def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data, meta=None):
+    def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data, meta=None,
+                   fingerprint=None):
         gen = torch.Generator().manual_seed(seed)
         sampler = make_sampler(self.sampler, y_train, total_epochs=recipe.epochs, generator=gen)
         optimizer_kw = {"momentum": self.momentum, "weight_decay": self.weight_decay,
@@ -675,7 +702,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             iterator_train__drop_single=_has_batch_norm(module),
             iterator_valid=BatchIterator, iterator_valid__device=recipe.device,
             train_split=None if valid_data is None else predefined_split(valid_data),
-            callbacks=self._callbacks(sampler, counts, recipe, meta),
+            callbacks=self._callbacks(sampler, counts, recipe, meta, fingerprint),
             device=recipe.device, verbose=self.verbose, predict_nonlinearity=None,
             amp=recipe.amp, channels_last=recipe.channels_last,
             **{f"optimizer__{k}": v for k, v in optimizer_kw.items()},

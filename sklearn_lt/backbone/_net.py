@@ -83,6 +83,25 @@ class LTNet(skorch.NeuralNet):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        # skorch's own swallows KeyboardInterrupt and finishes as if training had
+        # ended: an interrupted fit would return a silently half-trained model.
+        # Here the interrupt propagates (a checkpoint, if any, allows resuming).
+        if not self.initialized_:
+            self.initialize()
+        routing_method = fit_params.pop("_routing_method", "partial_fit")
+        self.notify("on_train_begin", X=X, y=y)
+        self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
+        self.notify("on_train_end", X=X, y=y)
+        return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # max_epochs counts the whole run: a run resumed from a checkpoint (its
+        # history restored at on_train_begin) trains only the epochs it lacks.
+        if epochs is None:
+            epochs = max(self.max_epochs - len(self.history), 0)
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
     def train_step_single(self, batch, **fit_params):
         hook = getattr(self, "step_hook_", None)
         if hook is None or not hook.active_:

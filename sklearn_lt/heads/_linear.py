@@ -123,9 +123,9 @@ def fit_linear_head(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1
     >>> bool(coef[1, 0] > coef[0, 0])
     True
     """
-    coef, intercept, n_iter, status = _lbfgs(X, y_enc, n_classes, C=C, class_weight=class_weight,
-                                             max_iter=max_iter, tol=tol)
-    _warn_unconverged(status, max_iter)
+    coef, intercept, n_iter, problem = _lbfgs(X, y_enc, n_classes, C=C, class_weight=class_weight,
+                                              max_iter=max_iter, tol=tol)
+    _warn_unconverged(problem)
     if return_n_iter:
         return coef, intercept, n_iter
     return coef, intercept
@@ -138,25 +138,39 @@ def cached_linear_head(memory, X, y_enc, n_classes, **params):
     cache hit on an unconverged fit still warns (a warning inside the cached
     function would fire only on the first, computing call).
     """
-    coef, intercept, n_iter, status = check_memory(memory).cache(_lbfgs)(
+    coef, intercept, n_iter, problem = check_memory(memory).cache(_lbfgs)(
         X, y_enc, n_classes, **params)
-    _warn_unconverged(status, params.get("max_iter", 1000))
+    _warn_unconverged(problem)
     return coef, intercept, n_iter
 
 
-def _warn_unconverged(status, max_iter):
-    # status 1 = iteration/evaluation budget exhausted; status 2 (line search
-    # stalled at machine precision) happens at the optimum and is not reported.
-    if status == 1:
-        warnings.warn(
-            f"L-BFGS did not converge in {max_iter} iterations; increase max_iter, or "
-            "scale the features.",
-            ConvergenceWarning, stacklevel=3,
-        )
+def _warn_unconverged(problem):
+    if problem is not None:
+        warnings.warn(problem, ConvergenceWarning, stacklevel=3)
+
+
+def _convergence_problem(res, X, max_iter, tol):
+    """What went wrong with an L-BFGS result, as a message; None when it converged.
+
+    Status 1: the iteration budget ran out. Status 2: the line search failed.
+    That is harmless at the optimum (machine precision reached), so it is
+    reported only when the gradient is still large -- typically features so
+    large that the first step overflows, which leaves the zero start and
+    ``n_iter == 0`` (as scikit-learn's LogisticRegression reports it).
+    """
+    if res.status == 1:
+        return (f"L-BFGS did not converge in {max_iter} iterations; increase max_iter, or "
+                "scale the features.")
+    if res.status == 2 and np.max(np.abs(res.jac)) > max(tol, 1e-8) * 10:
+        scale = float(np.abs(X).max()) if X.size else 0.0
+        return (f"L-BFGS failed after {res.nit} iteration(s): the line search found no "
+                f"descent ({res.message}). The features reach {scale:.3g} in magnitude; "
+                "standardise them (or remove extreme values) before fitting.")
+    return None
 
 
 def _lbfgs(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1000, tol=1e-4):
-    """The L-BFGS fit itself: (coef, intercept, iterations, scipy status); never warns."""
+    """The L-BFGS fit itself: (coef, intercept, iterations, problem or None); never warns."""
 
     X = np.ascontiguousarray(X, dtype=np.float64)
     y_enc = np.asarray(y_enc, dtype=np.int64)
@@ -182,4 +196,9 @@ def _lbfgs(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1000, tol=
     )
     coef = res.x[: n_classes * d].reshape(n_classes, d).copy()
     intercept = res.x[n_classes * d:].copy()
-    return coef, intercept, int(res.nit), int(res.status)
+    problem = _convergence_problem(res, X, max_iter, tol)
+    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+        raise FloatingPointError(
+            "L-BFGS returned non-finite weights; the features are too large to fit "
+            f"(they reach {float(np.abs(X).max()):.3g}). Standardise them.")
+    return coef, intercept, int(res.nit), problem

@@ -145,6 +145,21 @@ class _ClassQueueSampler(Sampler):
         """One epoch of indices as a LongTensor (what iterating the sampler yields)."""
         return self._sample_epoch()
 
+    def state_dict(self):
+        """Everything a resumed run needs to continue the same sequence of epochs."""
+        queues = {k: (q.queue.clone(), q.pos.clone()) for k, q in vars(self).items()
+                  if isinstance(q, _CyclingQueues)}
+        gen = None if self.generator is None else self.generator.get_state()
+        return {"epoch": self.epoch, "generator": gen, "queues": queues}
+
+    def load_state_dict(self, state):
+        """Restore :meth:`state_dict` (in place: trainers hold this object)."""
+        self.epoch = state["epoch"]
+        if state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+        for key, (queue, pos) in state["queues"].items():
+            getattr(self, key).queue, getattr(self, key).pos = queue.clone(), pos.clone()
+
     def __iter__(self):
         return iter(self._sample_epoch().tolist())
 

@@ -20,7 +20,18 @@ def resolve_device(device):
     """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but CUDA is not available here (torch "
+                         f"{torch.__version__}); use device='cpu' or 'auto'.")
+    if device.type == "cuda" and device.index is not None \
+            and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device={str(device)!r}, but only {torch.cuda.device_count()} CUDA "
+                         "device(s) exist.")
+    return device
 
 
 def torch_generator(random_state):
