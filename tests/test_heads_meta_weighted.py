@@ -103,3 +103,12 @@ def test_search_over_the_heads_parameters_does_not_refit_the_backbone(tmp_path):
                           cv=StratifiedKFold(3, shuffle=True, random_state=0))
     search.fit(X, y)
     assert len(FITS) == 4  # 3 splits + refit, not 6 candidates x 3 + 1
+
+
+def test_auto_dev_size_keeps_training_samples_in_small_classes():
+    X, y = _skewed((200, 40, 7))
+    clf = MetaWeightedClassifier(**FAST).fit(X, y)
+    # 10 per class (the paper's) does not fit a 7-sample class: half of it, 3.
+    assert clf.dev_size_ == 3 and np.bincount(y[clf.dev_indices_]).tolist() == [3, 3, 3]
+    X, y = _skewed((200, 40, 25))
+    assert MetaWeightedClassifier(**FAST).fit(X, y).dev_size_ == 10

@@ -85,8 +85,9 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     ``fit`` (``dev_size`` per class, drawn with ``random_state`` and removed
     from the training rows) unless ``X_dev, y_dev`` are passed to ``fit``;
     the paper removes it before building the long tail
-    (``make_long_tailed(dev_size=...)`` does that for a data set). A class
-    with ``dev_size`` samples or fewer is an error, never an empty class.
+    (``make_long_tailed(dev_size=...)`` does that for a data set). With an
+    explicit ``dev_size``, a class with that many samples or fewer is an
+    error, never an empty class.
 
     Parameters
     ----------
@@ -100,8 +101,12 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         ``(n - 1) / n``, ``n`` the training examples.
     eps_lr : float, default=0.01
         ``tau_eps``, the step on ``eps``.
-    dev_size : int, default=10
+    dev_size : int or "auto", default="auto"
         Development samples carved per class when ``X_dev`` is not given.
+        ``"auto"``: 10 (the paper's CIFAR value), fewer when the smallest
+        class has under 20 samples: half of it (at least 1), so that every
+        class keeps training samples; ``dev_size_`` records the value used.
+        An int that leaves a class without a training sample is an error.
     dev_batch_size : int, default=100
         Development samples per meta step (the paper's 100).
     hidden_layer_sizes : tuple of int, default=()
@@ -130,6 +135,8 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         Rows of ``X`` trained on.
     dev_indices_ : ndarray or None
         Rows of ``X`` carved as development set (None when ``X_dev`` was given).
+    dev_size_ : int or None
+        Development samples carved per class (None when ``X_dev`` was given).
     coef_ : ndarray of shape (n_classes, n_features_in_)
         Weights of a linear head (``hidden_layer_sizes=()`` only).
     intercept_ : ndarray of shape (n_classes,)
@@ -174,14 +181,14 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         "gamma": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, 1, closed="left"), StrOptions({"n"})],
         "eps_lr": [Interval(Real, 0, None, closed="left")],
-        "dev_size": [Interval(Integral, 1, None, closed="left")],
+        "dev_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "dev_batch_size": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [tuple],
         "meta_epochs": [Interval(Integral, 0, None, closed="left"), None],
         **SGD_CONSTRAINTS,
     }
 
-    def __init__(self, loss="ce", *, gamma=1.0, beta=0.9999, eps_lr=0.01, dev_size=10,
+    def __init__(self, loss="ce", *, gamma=1.0, beta=0.9999, eps_lr=0.01, dev_size="auto",
                  dev_batch_size=100, hidden_layer_sizes=(), epochs=20, meta_epochs=None,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="instance",
                  random_state=None, device="cpu", verbose=0):
@@ -220,16 +227,20 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         if (X_dev is None) != (y_dev is None):
             raise ValueError("Pass both X_dev and y_dev, or neither.")
         self._dev = None if X_dev is None else (X_dev, y_dev)
+        self._dev_size_used = None
         try:
             return super().fit(X, y)
         finally:
-            del self._dev
+            del self._dev, self._dev_size_used
 
     def _split_dev(self, X, y_enc, classes):
         """(X_train, y_train, X_dev, y_dev, train rows, dev rows or None)."""
         if self._dev is None:
-            train, dev = balanced_holdout_indices(y_enc, self.dev_size,
-                                                  random_state=self.random_state)
+            size = self.dev_size
+            if size == "auto":
+                size = int(min(10, max(1, np.bincount(y_enc).min() // 2)))
+            train, dev = balanced_holdout_indices(y_enc, size, random_state=self.random_state)
+            self._dev_size_used = size
             return X[train], y_enc[train], X[dev], y_enc[dev], train, dev
         X_dev = np.asarray(self._dev[0], dtype=np.float32)
         if X_dev.ndim != 2 or X_dev.shape[1] != X.shape[1]:
@@ -268,7 +279,8 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
                 np.isfinite(example[y_tr == k])) else np.nan for k in range(len(classes))])
         fitted = {"class_weights_": weights, "example_weights_": example,
                   "mean_weight_per_class_": per_class, "train_indices_": train,
-                  "dev_indices_": dev, "module_": module.cpu().eval(),
+                  "dev_indices_": dev, "dev_size_": self._dev_size_used,
+                  "module_": module.cpu().eval(),
                   "loss_curve_": history["loss"], "n_iter_": len(history["loss"])}
         if not self.hidden_layer_sizes:
             fitted["coef_"], fitted["intercept_"] = linear_coef(module)
