@@ -1,9 +1,11 @@
 """load_image_folder: class folders of images, as a directory or a (gzipped) tar archive."""
 
 import gzip
+import re
 import sys
 import tarfile
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -178,3 +180,93 @@ def test_real_cifar10_jpeg_test_split(data_dir, dataset_files):
     assert data.filenames[0] == "test/airplane/0000.jpg"
     assert data.filenames[-1] == "test/truck/0999.jpg"
     print(f"cifar10-jpeg test split: {elapsed:.1f} s")
+
+
+# --------------------------------------------------------------------------- bounds on what is read
+class _Zeros:
+    """File-like source of ``n`` zero bytes, made on demand: building a large test
+    member holds no more than one chunk in memory."""
+
+    def __init__(self, n):
+        self.left = n
+
+    def read(self, n=-1):
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return bytes(n)
+
+
+def _tar_with_zeros(path, size, name="train/cat/x.png"):
+    """A .tar.gz whose only member is ``size`` zero bytes (compressed about 1000:1)."""
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        tar.addfile(info, _Zeros(size))
+    return path
+
+
+def _peak_bytes(func):
+    """Peak of the Python allocations (tracemalloc) while ``func`` runs."""
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_image_folder_refuses_a_member_over_the_default_bound_from_its_header(tmp_path):
+    pytest.importorskip("PIL")
+    # The audit's case, scaled down: a zero-filled x.png one byte over the
+    # default 64 MiB bound, 0.3 MB once gzipped. It is refused from its tar
+    # header, before any of its data is read.
+    archive = _tar_with_zeros(tmp_path / "bomb.tar.gz", (64 << 20) + 1)
+    assert archive.stat().st_size < 1 << 20
+
+    def load():
+        with pytest.raises(ValueError, match=r"train/cat/x\.png is 67108865 bytes, more than "
+                                             r"max_member_bytes=67108864"):
+            load_image_folder(archive, split="train")
+
+    assert _peak_bytes(load) < 4 << 20
+
+
+def test_image_folder_streams_a_member_within_the_bound(tmp_path):
+    pytest.importorskip("PIL")
+    # 48 MiB of zeros that the bound lets through: it is copied in chunks, not
+    # read whole (which peaked at twice its size), then refused as not a PNG.
+    # What remains is tarfile's own burst, one 10 kB gzip record inflated at
+    # once: about 8 MiB at this compression level, whatever the member's size.
+    size = 48 << 20
+    archive = _tar_with_zeros(tmp_path / "zeros.tar.gz", size)
+
+    def load():
+        with pytest.raises(ValueError, match=r"Cannot decode image train/cat/x\.png"):
+            load_image_folder(archive, split="train", max_member_bytes=size)
+
+    assert _peak_bytes(load) < size // 4
+
+
+@pytest.mark.parametrize("as_tar", [False, True])
+def test_image_folder_member_and_total_bounds(tmp_path, as_tar):
+    pytest.importorskip("PIL")
+    images = _write_tree(tmp_path / "tree")
+    sizes = {f"train/{rel}": (tmp_path / "tree" / "train" / rel).stat().st_size
+             for rel in images}
+    biggest, total = max(sizes.values()), sum(sizes.values())
+    source = (_tar_tree(tmp_path / "tree", tmp_path / "data.tar", "w") if as_tar
+              else tmp_path / "tree")
+    # Bounds equal to the largest file and to the sum admit everything (the
+    # ignored notes.txt and .hidden.png count for nothing).
+    data = load_image_folder(source, split="train", max_member_bytes=biggest,
+                             max_total_bytes=total)
+    assert data.data.shape == (5, 3, 4, 6)
+    assert load_image_folder(source, split="train", max_member_bytes=None,
+                             max_total_bytes=None).data.shape == (5, 3, 4, 6)
+    names = "|".join(re.escape(rel) for rel, n in sizes.items() if n == biggest)
+    with pytest.raises(ValueError, match=rf"({names}) is {biggest} bytes, more than "
+                                         rf"max_member_bytes={biggest - 1}\b"):
+        load_image_folder(source, split="train", max_member_bytes=biggest - 1)
+    with pytest.raises(ValueError, match=rf"train/\w+/\w+\.(png|jpg) brings .* to {total} "
+                                         rf"bytes, more than max_total_bytes={total - 1}\b"):
+        load_image_folder(source, split="train", max_total_bytes=total - 1)

@@ -1,9 +1,10 @@
 """Images stored one folder per class, in a directory or a (gzipped) tar archive."""
 
-import io
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 import time
 import zlib
 from numbers import Integral
@@ -21,6 +22,16 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 )
 _PROGRESS_EVERY = 5000
+# An archive member is copied to a buffer that stays in memory up to this size
+# and moves to a temporary file beyond it: decoding needs a seekable source,
+# which a stream-mode tar member is not, and reading a member whole cost twice
+# its size in memory (tarfile joins the chunks it reads).
+_SPOOL_BYTES = 1 << 20
+# Default bounds of load_image_folder: far above any photograph's file, and
+# enough for data sets whose decoded arrays fit in the memory of a large machine.
+MAX_MEMBER_BYTES = 64 << 20
+MAX_TOTAL_BYTES = 32 << 30
+_COPY_CHUNK = 1 << 16
 
 
 def _import_pil_image():
@@ -41,13 +52,31 @@ def _is_candidate(name):
 class _Decoder:
     """Decode images to uint8 (C, H, W), checking they all share one size."""
 
-    def __init__(self, mode, size, verbose):
+    def __init__(self, mode, size, verbose, max_member_bytes=None, max_total_bytes=None):
         self.Image = _import_pil_image()
         self.mode, self.size, self.verbose = mode, size, verbose
+        self.max_member_bytes, self.max_total_bytes = max_member_bytes, max_total_bytes
         self.first = None  # (shape, name) of the first image, for size errors
         self.count = 0
         self.members = 0
+        self.total_bytes = 0
         self.start = time.perf_counter()
+
+    def admit(self, name, n_bytes):
+        """Count a file of ``n_bytes`` against the bounds, before any of it is read."""
+        if self.max_member_bytes is not None and n_bytes > self.max_member_bytes:
+            raise ValueError(
+                f"{name} is {n_bytes} bytes, more than max_member_bytes="
+                f"{self.max_member_bytes}; pass a larger max_member_bytes (or None) if the "
+                "file is a genuine image."
+            )
+        self.total_bytes += n_bytes
+        if self.max_total_bytes is not None and self.total_bytes > self.max_total_bytes:
+            raise ValueError(
+                f"Reading {name} brings the image files read to {self.total_bytes} bytes, "
+                f"more than max_total_bytes={self.max_total_bytes}; pass a larger "
+                "max_total_bytes (or None) to read more."
+            )
 
     def __call__(self, source, name):
         try:
@@ -108,8 +137,22 @@ def _from_directory(root, split, decode):
             raise ValueError(f"Class folder {base / cls} holds no image file.")
         for fname in files:
             rel = "/".join(p for p in (split, cls, fname) if p is not None)
+            decode.admit(rel, (base / cls / fname).stat().st_size)
             items.append((cls, fname, rel, decode(base / cls / fname, rel)))
     return items
+
+
+def _spooled_copy(fileobj):
+    """A seekable copy of ``fileobj``, made chunk by chunk: in memory while small,
+    in a temporary file beyond ``_SPOOL_BYTES``."""
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+    try:
+        shutil.copyfileobj(fileobj, spool, _COPY_CHUNK)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 def _from_tar(path, split, decode):
@@ -131,9 +174,12 @@ def _from_tar(path, split, decode):
                 if (len(parts) != len(prefix) + 2 or parts[: len(prefix)] != prefix
                         or parts[-2].startswith(".") or not _is_candidate(parts[-1])):
                     continue
-                raw = tar.extractfile(member).read()
                 rel = "/".join(parts)
-                items.append((parts[-2], parts[-1], rel, decode(io.BytesIO(raw), rel)))
+                # The header gives the size: a member over the bounds is refused
+                # before any of its data is decompressed.
+                decode.admit(rel, member.size)
+                with _spooled_copy(tar.extractfile(member)) as source:
+                    items.append((parts[-2], parts[-1], rel, decode(source, rel)))
             check_tar_complete(tar, path)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ValueError(f"{path} is not a complete tar archive ({exc}).") from exc
@@ -156,11 +202,14 @@ def _from_tar(path, split, decode):
         "mode": [StrOptions({"RGB", "L"})],
         "sha256": [str, None],
         "verbose": ["boolean", Interval(Integral, 0, None, closed="left")],
+        "max_member_bytes": [Interval(Integral, 1, None, closed="left"), None],
+        "max_total_bytes": [Interval(Integral, 1, None, closed="left"), None],
         "return_X_y": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, verbose=False,
+                      max_member_bytes=MAX_MEMBER_BYTES, max_total_bytes=MAX_TOTAL_BYTES,
                       return_X_y=False):
     """Load images laid out one sub-folder per class, from a folder or a tar archive.
 
@@ -169,7 +218,8 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     ImageNet-style data sets. ``path`` may be a folder or a ``.tar`` /
     ``.tar.gz`` archive with that layout at its root (a leading ``./`` is
     accepted); archives are read in one sequential pass without extracting
-    anything. Files whose extension is not an image format known to Pillow,
+    anything, each member streamed into a buffer (a temporary file beyond
+    1 MiB) while it is decoded. Files whose extension is not an image format known to Pillow,
     and hidden files, are skipped.
 
     Parameters
@@ -188,6 +238,14 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     verbose : bool or int, default=False
         Print progress (images decoded, elapsed time, rate) to stderr every
         5,000 images and at the end.
+    max_member_bytes : int or None, default=67108864
+        Largest image file read (64 MiB). In an archive the size comes from the
+        member's header, so a larger member is refused before any of its data
+        is decompressed; ``None`` lifts the bound.
+    max_total_bytes : int or None, default=34359738368
+        Most bytes of image files read in all (32 GiB), counting only the files
+        decoded (not the skipped ones nor the other splits of an archive);
+        ``None`` lifts the bound.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
 
@@ -210,7 +268,8 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         The archive does not match ``sha256``.
     ValueError
         No images, an unknown split, images of different sizes without
-        ``size``, a class folder without images, or an undecodable image.
+        ``size``, a class folder without images, an undecodable image, or a
+        file beyond ``max_member_bytes`` or ``max_total_bytes``.
 
     Examples
     --------
@@ -244,7 +303,7 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     elif sha256 is not None:
         check_file_digest(path, "sha256", sha256)
 
-    decode = _Decoder(mode, size, verbose)
+    decode = _Decoder(mode, size, verbose, max_member_bytes, max_total_bytes)
     read = _from_directory if path.is_dir() else _from_tar
     items = read(path, split, decode)
     if verbose:
