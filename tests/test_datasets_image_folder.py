@@ -270,3 +270,59 @@ def test_image_folder_member_and_total_bounds(tmp_path, as_tar):
     with pytest.raises(ValueError, match=rf"train/\w+/\w+\.(png|jpg) brings .* to {total} "
                                          rf"bytes, more than max_total_bytes={total - 1}\b"):
         load_image_folder(source, split="train", max_total_bytes=total - 1)
+
+
+# --------------------------------------------------------------------------- formats
+# Each documented extension and the Pillow format it names.
+FORMAT_OF = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF",
+             ".ppm": "PPM", ".pgm": "PPM", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 6 4\n"
+       b"0 0 moveto 6 4 lineto stroke\nshowpage\n%%EOF\n")
+
+
+def test_image_folder_reads_each_documented_format(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    grey = np.full((4, 6), 77, np.uint8)  # one flat grey: every format keeps it exactly
+    for k, (ext, fmt) in enumerate(FORMAT_OF.items()):
+        folder = tmp_path / f"c{k}"
+        folder.mkdir()
+        im = Image.fromarray(grey)
+        kwargs = {"lossless": True} if fmt == "WEBP" else {"quality": 100} if fmt == "JPEG" else {}
+        im.save(folder / f"img{ext}", format=fmt, **kwargs)
+    data = load_image_folder(tmp_path, mode="L")
+    assert data.filenames.tolist() == [f"c{k}/img{ext}" for k, ext in enumerate(FORMAT_OF)]
+    assert np.array_equal(data.data[:, 0], np.broadcast_to(grey, (len(FORMAT_OF), 4, 6)))
+
+
+@pytest.mark.parametrize("as_tar", [False, True])
+def test_image_folder_refuses_content_not_matching_the_extension(tmp_path, as_tar):
+    Image = pytest.importorskip("PIL.Image")
+    (tmp_path / "tree" / "cat").mkdir(parents=True)
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / "tree" / "cat" / "a.png",
+                                                         format="TIFF")
+    source = _tar_tree(tmp_path / "tree", tmp_path / "d.tar", "w") if as_tar else tmp_path / "tree"
+    # A TIFF under a .png name loaded silently.
+    with pytest.raises(ValueError, match=r"Cannot decode image cat/a\.png: it is not a PNG "
+                                         r"file, the format its extension \.png names"):
+        load_image_folder(source)
+
+
+def test_image_folder_never_hands_eps_to_pillow(tmp_path, monkeypatch):
+    pytest.importorskip("PIL.Image")
+    from PIL import EpsImagePlugin
+
+    # Pillow's EPS plugin runs Ghostscript to decode: with the content naming
+    # the format, an EPS file under a .png name reached it. A spy records any
+    # use of the plugin.
+    opened = []
+
+    def spy(self):
+        opened.append(self)
+        raise SyntaxError("EPS plugin reached")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", spy)
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "a.png").write_bytes(EPS)
+    with pytest.raises(ValueError, match=r"cat/a\.png: it is not a PNG file"):
+        load_image_folder(tmp_path)
+    assert opened == []

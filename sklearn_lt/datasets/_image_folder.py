@@ -18,9 +18,15 @@ from ._fetch import check_file_digest, check_tar_complete
 
 __all__ = ["load_image_folder"]
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
-)
+# The image files read, by extension, and the one Pillow format each may hold.
+# Pillow otherwise picks a decoder from the content, whatever the name: a TIFF
+# under a .png name loaded silently and an EPS file reached the EPS plugin,
+# which runs Ghostscript.
+IMAGE_FORMATS = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF",
+    ".ppm": "PPM", ".pgm": "PPM", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
+}
+IMAGE_EXTENSIONS = frozenset(IMAGE_FORMATS)
 _PROGRESS_EVERY = 5000
 # An archive member is copied to a buffer that stays in memory up to this size
 # and moves to a temporary file beyond it: decoding needs a seekable source,
@@ -78,14 +84,27 @@ class _Decoder:
                 "max_total_bytes (or None) to read more."
             )
 
+    def _pixels(self, im):
+        """uint8 (H, W) or (H, W, C) pixels of an open image, converted and resized."""
+        im = im.convert(self.mode)
+        if self.size is not None and im.size != (self.size[1], self.size[0]):
+            im = im.resize((self.size[1], self.size[0]), self.Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8)
+
     def __call__(self, source, name):
+        ext = PurePosixPath(name).suffix.lower()
+        fmt = IMAGE_FORMATS[ext]
         try:
-            with self.Image.open(source) as im:
-                im = im.convert(self.mode)
-                if self.size is not None and im.size != (self.size[1], self.size[0]):
-                    im = im.resize((self.size[1], self.size[0]), self.Image.BILINEAR)
-                arr = np.asarray(im, dtype=np.uint8)
-        except OSError as exc:  # includes PIL.UnidentifiedImageError
+            # formats=: only the decoder of the format the extension names is tried.
+            with self.Image.open(source, formats=[fmt]) as im:
+                arr = self._pixels(im)
+        except self.Image.UnidentifiedImageError as exc:
+            raise ValueError(
+                f"Cannot decode image {name}: it is not a {fmt} file, the format its "
+                f"extension {ext} names (each file must hold the format its extension "
+                "names)."
+            ) from exc
+        except OSError as exc:
             raise ValueError(f"Cannot decode image {name}: {exc}") from exc
         arr = arr[np.newaxis] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if self.first is None:
@@ -219,8 +238,14 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     ``.tar.gz`` archive with that layout at its root (a leading ``./`` is
     accepted); archives are read in one sequential pass without extracting
     anything, each member streamed into a buffer (a temporary file beyond
-    1 MiB) while it is decoded. Files whose extension is not an image format known to Pillow,
-    and hidden files, are skipped.
+    1 MiB) while it is decoded.
+
+    The files read are those with the extensions ``.jpg`` / ``.jpeg``
+    (JPEG), ``.png`` (PNG), ``.bmp`` (BMP), ``.gif`` (GIF, first frame),
+    ``.ppm`` / ``.pgm`` (PPM), ``.tif`` / ``.tiff`` (TIFF) and ``.webp``
+    (WebP), case-insensitive; each is decoded only as the format its
+    extension names, and a file holding another format is refused. Other
+    files, and hidden ones, are skipped.
 
     Parameters
     ----------
@@ -268,8 +293,9 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         The archive does not match ``sha256``.
     ValueError
         No images, an unknown split, images of different sizes without
-        ``size``, a class folder without images, an undecodable image, or a
-        file beyond ``max_member_bytes`` or ``max_total_bytes``.
+        ``size``, a class folder without images, an undecodable image, a file
+        whose content is not the format its extension names, or a file beyond
+        ``max_member_bytes`` or ``max_total_bytes``.
 
     Examples
     --------
