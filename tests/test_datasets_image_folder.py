@@ -2,10 +2,12 @@
 
 import gzip
 import re
+import struct
 import sys
 import tarfile
 import time
 import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -326,3 +328,62 @@ def test_image_folder_never_hands_eps_to_pillow(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"cat/a\.png: it is not a PNG file"):
         load_image_folder(tmp_path)
     assert opened == []
+
+
+# --------------------------------------------------------------------------- 16-bit images
+# 16-bit samples and their 8-bit values round(v / 257), by hand: 128 / 257 = 0.498,
+# 129 / 257 = 0.502, 1000 / 257 = 3.89, 32768 / 257 = 127.502, 65407 / 257 = 254.502.
+WIDE = np.array([[0, 128, 129, 257], [1000, 32768, 65407, 65535]], np.uint16)
+NARROW = np.array([[0, 0, 1, 1], [4, 128, 255, 255]], np.uint8)
+
+
+def _png16(arr, colour_type):
+    """A 16-bit PNG (colour type 0: grey, 2: RGB) written by hand; Pillow writes
+    16-bit grey but not 16-bit RGB."""
+    h, w = arr.shape[:2]
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in arr)
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_image_folder_rescales_16_bit_images(tmp_path):
+    pytest.importorskip("PIL.Image")
+    assert np.array_equal(NARROW, np.round(WIDE / 257))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.png").write_bytes(_png16(WIDE, 0))
+    (tmp_path / "c" / "b.pgm").write_bytes(b"P5\n4 2\n65535\n" + WIDE.astype(">u2").tobytes())
+    # 16-bit grey became 255 from 256 up (clipped): [0, 128, 129, 255, 255, ...].
+    grey = load_image_folder(tmp_path, mode="L")
+    assert grey.filenames.tolist() == ["c/a.png", "c/b.pgm"]
+    assert np.array_equal(grey.data[:, 0], np.stack([NARROW, NARROW]))
+    rgb = load_image_folder(tmp_path)
+    assert np.array_equal(rgb.data, np.broadcast_to(NARROW, (2, 3, 2, 4)))
+    # A resize works on the rescaled pixels.
+    resized = load_image_folder(tmp_path, mode="L", size=(1, 2))
+    assert resized.data.shape == (2, 1, 1, 2) and 0 < resized.data.max() < 255
+
+    # 16-bit colour: Pillow keeps each sample's high byte, v // 256, within 1 of v / 257.
+    colour = np.stack([WIDE, WIDE[::-1], 65535 - WIDE], axis=-1)
+    (tmp_path / "c" / "b.pgm").unlink()
+    (tmp_path / "c" / "a.png").write_bytes(_png16(colour, 2))
+    got = load_image_folder(tmp_path).data[0].transpose(1, 2, 0).astype(int)
+    assert np.array_equal(got, colour // 256)
+    assert np.abs(got - colour / 257).max() <= 1
+
+
+@pytest.mark.parametrize("dtype, mode", [(np.int32, "I"), (np.float32, "F")])
+def test_image_folder_refuses_wider_than_16_bit_images(tmp_path, dtype, mode):
+    Image = pytest.importorskip("PIL.Image")
+    (tmp_path / "c").mkdir()
+    im = Image.fromarray(np.array([[0, 70000], [5, 1e6]], dtype))
+    assert im.mode == mode
+    im.save(tmp_path / "c" / "a.tif")
+    # Clipped to 255 before: [[0, 255], [5, 255]].
+    with pytest.raises(ValueError, match=rf"c/a\.tif holds 32-bit .*mode {mode}"):
+        load_image_folder(tmp_path, mode="L")

@@ -84,9 +84,25 @@ class _Decoder:
                 "max_total_bytes (or None) to read more."
             )
 
-    def _pixels(self, im):
+    def _pixels(self, im, name):
         """uint8 (H, W) or (H, W, C) pixels of an open image, converted and resized."""
-        im = im.convert(self.mode)
+        if im.mode.startswith("I;16") or (im.mode == "I" and im.format in ("PNG", "PPM")):
+            # 16-bit samples (PNG and PPM/PGM ones span 0..65535 in Pillow's "I"
+            # mode too): convert() would clip every value above 255, so map them
+            # onto 0..255 by round(v / 257) (65535 = 255 * 257; 257 is odd, so
+            # no value falls on a tie).
+            wide = np.asarray(im).astype(np.uint32)
+            im = self.Image.fromarray(((wide + 128) // 257).astype(np.uint8))
+        elif im.mode in ("I", "F"):
+            raise ValueError(
+                f"{name} holds 32-bit {'integer' if im.mode == 'I' else 'float'} pixels "
+                f"(Pillow mode {im.mode}) whose range is unknown; only 8- and 16-bit images "
+                "are read. Convert it to 8 bits."
+            )
+        try:
+            im = im.convert(self.mode)
+        except ValueError as exc:  # a colour mode Pillow cannot convert
+            raise ValueError(f"Cannot convert image {name} to {self.mode}: {exc}") from exc
         if self.size is not None and im.size != (self.size[1], self.size[0]):
             im = im.resize((self.size[1], self.size[0]), self.Image.BILINEAR)
         return np.asarray(im, dtype=np.uint8)
@@ -97,7 +113,7 @@ class _Decoder:
         try:
             # formats=: only the decoder of the format the extension names is tried.
             with self.Image.open(source, formats=[fmt]) as im:
-                arr = self._pixels(im)
+                arr = self._pixels(im, name)
         except self.Image.UnidentifiedImageError as exc:
             raise ValueError(
                 f"Cannot decode image {name}: it is not a {fmt} file, the format its "
@@ -258,6 +274,9 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         all images must already share one size.
     mode : {"RGB", "L"}, default="RGB"
         Colour mode images are converted to: 3 channels, or 1 grey channel.
+        16-bit grey images are rescaled to 8 bits by ``round(v / 257)``;
+        16-bit colour images keep each sample's high byte (``v // 256``, as
+        Pillow decodes them); 32-bit integer or float images are refused.
     sha256 : str, default=None
         Expected SHA-256 of the archive, checked before anything is decoded.
     verbose : bool or int, default=False
@@ -293,9 +312,10 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         The archive does not match ``sha256``.
     ValueError
         No images, an unknown split, images of different sizes without
-        ``size``, a class folder without images, an undecodable image, a file
-        whose content is not the format its extension names, or a file beyond
-        ``max_member_bytes`` or ``max_total_bytes``.
+        ``size``, a class folder without images, an undecodable image or one
+        of 32-bit pixels, a file whose content is not the format its
+        extension names, or a file beyond ``max_member_bytes`` or
+        ``max_total_bytes``.
 
     Examples
     --------
