@@ -387,3 +387,16 @@ def test_image_folder_refuses_wider_than_16_bit_images(tmp_path, dtype, mode):
     # Clipped to 255 before: [[0, 255], [5, 255]].
     with pytest.raises(ValueError, match=rf"c/a\.tif holds 32-bit .*mode {mode}"):
         load_image_folder(tmp_path, mode="L")
+
+
+def test_image_folder_decompression_bomb_is_a_value_error(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image")
+    _write_tree(tmp_path)
+    # Pillow refuses images of more than 2 * MAX_IMAGE_PIXELS pixels with its
+    # own DecompressionBombError (not an OSError), which escaped raw. The 4x6
+    # images have 24 pixels, more than 2 * 10.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)
+    with pytest.raises(ValueError, match=r"Cannot decode image train/cat/1\.png: .*24 pixels.*"
+                                         r"MAX_IMAGE_PIXELS") as info:
+        load_image_folder(tmp_path, split="train")
+    assert isinstance(info.value.__cause__, Image.DecompressionBombError)

@@ -120,6 +120,12 @@ class _Decoder:
                 f"extension {ext} names (each file must hold the format its extension "
                 "names)."
             ) from exc
+        except self.Image.DecompressionBombError as exc:  # not an OSError
+            raise ValueError(
+                f"Cannot decode image {name}: {exc} Pillow refuses images of more than "
+                "2 * PIL.Image.MAX_IMAGE_PIXELS pixels; raise that limit if the file is "
+                "genuine."
+            ) from exc
         except OSError as exc:
             raise ValueError(f"Cannot decode image {name}: {exc}") from exc
         arr = arr[np.newaxis] if arr.ndim == 2 else arr.transpose(2, 0, 1)
@@ -312,8 +318,9 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         The archive does not match ``sha256``.
     ValueError
         No images, an unknown split, images of different sizes without
-        ``size``, a class folder without images, an undecodable image or one
-        of 32-bit pixels, a file whose content is not the format its
+        ``size``, a class folder without images, an undecodable image, one
+        of 32-bit pixels or one beyond Pillow's decompression-bomb limit
+        (``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels), a file whose content is not the format its
         extension names, or a file beyond ``max_member_bytes`` or
         ``max_total_bytes``.
 
