@@ -55,6 +55,10 @@ def _is_candidate(name):
     return not name.startswith(".") and PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
+# Pillow modes of unsigned 16-bit samples (any byte order).
+_UNSIGNED_16 = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+
+
 class _Decoder:
     """Decode images to uint8 (C, H, W), checking they all share one size."""
 
@@ -86,17 +90,17 @@ class _Decoder:
 
     def _pixels(self, im, name):
         """uint8 (H, W) or (H, W, C) pixels of an open image, converted and resized."""
-        if im.mode.startswith("I;16") or (im.mode == "I" and im.format in ("PNG", "PPM")):
+        if im.mode in _UNSIGNED_16 or (im.mode == "I" and im.format in ("PNG", "PPM")):
             # 16-bit samples (PNG and PPM/PGM ones span 0..65535 in Pillow's "I"
             # mode too): convert() would clip every value above 255, so map them
             # onto 0..255 by round(v / 257) (65535 = 255 * 257; 257 is odd, so
             # no value falls on a tie).
             wide = np.asarray(im).astype(np.uint32)
             im = self.Image.fromarray(((wide + 128) // 257).astype(np.uint8))
-        elif im.mode in ("I", "F"):
+        elif im.mode in ("I", "F") or im.mode.startswith("I;"):
             raise ValueError(
-                f"{name} holds 32-bit {'integer' if im.mode == 'I' else 'float'} pixels "
-                f"(Pillow mode {im.mode}) whose range is unknown; only 8- and 16-bit images "
+                f"{name} holds pixels of Pillow mode {im.mode} (32-bit or signed integers, "
+                "or floats), whose range is unknown; only 8-bit and unsigned 16-bit images "
                 "are read. Convert it to 8 bits."
             )
         try:
@@ -282,7 +286,8 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         Colour mode images are converted to: 3 channels, or 1 grey channel.
         16-bit grey images are rescaled to 8 bits by ``round(v / 257)``;
         16-bit colour images keep each sample's high byte (``v // 256``, as
-        Pillow decodes them); 32-bit integer or float images are refused.
+        Pillow decodes them); 32-bit integer, signed or float images are
+        refused.
     sha256 : str, default=None
         Expected SHA-256 of the archive, checked before anything is decoded.
     verbose : bool or int, default=False
@@ -319,10 +324,10 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     ValueError
         No images, an unknown split, images of different sizes without
         ``size``, a class folder without images, an undecodable image, one
-        of 32-bit pixels or one beyond Pillow's decompression-bomb limit
-        (``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels), a file whose content is not the format its
-        extension names, or a file beyond ``max_member_bytes`` or
-        ``max_total_bytes``.
+        of 32-bit, signed or float pixels, one beyond Pillow's
+        decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels),
+        a file whose content is not the format its extension names, or a
+        file beyond ``max_member_bytes`` or ``max_total_bytes``.
 
     Examples
     --------
