@@ -6,6 +6,7 @@ refuse them; the successful verified download is checked with the real files
 of ../shared/data (``data``-marked).
 """
 
+import re
 import shutil
 
 import numpy as np
@@ -76,3 +77,33 @@ def test_verified_download_of_the_official_files(http_folder, tmp_path, data_dir
     sums = dataset_files.sums(source)
     for name in dataset_files.MNIST_FILES:
         assert dataset_files.sha256(home / name) == sums[name]
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_data_home_that_is_a_file(tmp_path, download):
+    # Before: FileNotFoundError ("not found in data_home") without download, a raw
+    # FileExistsError / NotADirectoryError from mkdir with it.
+    (tmp_path / "afile").write_text("not a folder")
+    for home in (tmp_path / "afile", tmp_path / "afile" / "sub"):
+        with pytest.raises(ValueError, match=rf"data_home {re.escape(str(home))} is not a "
+                                             rf"folder: {re.escape(str(tmp_path / 'afile'))} "
+                                             "is a file"):
+            load_mnist(home, download=download, base_url="http://127.0.0.1:9/")
+        with pytest.raises(ValueError, match="is not a folder"):
+            load_cifar10(home, download=download, base_url="http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_download_target_that_is_a_directory(http_folder, tmp_path, dataset_files, download):
+    served, url = http_folder
+    dataset_files.write_mnist_like(served)
+    home = tmp_path / "home"
+    target = home / "train-images-idx3-ubyte.gz"
+    target.mkdir(parents=True)
+    # Before: FileNotFoundError ("not found") without download; with it, the
+    # whole file was fetched and os.replace failed with a raw IsADirectoryError.
+    with pytest.raises(ValueError, match=rf"{re.escape(str(target))} is a folder, not the "
+                                         "file train-images-idx3-ubyte.gz"):
+        load_mnist(home, download=download, verify=False, base_url=url)
+    assert sorted(p.name for p in home.iterdir()) == ["train-images-idx3-ubyte.gz"]
+    assert target.is_dir() and not any(target.iterdir())

@@ -187,3 +187,39 @@ def test_integer_input_is_not_nan_checked_and_imbalance_one_is_balanced():
     X, y = _balanced(3, 10)
     _, y_lt = make_long_tailed(X, y, 1, n_max=7)
     assert _counts(y_lt, range(3)) == [7, 7, 7]
+
+
+# ---------------------------------------------------------------- label checks
+@pytest.mark.parametrize("dev_size", [None, 2])
+def test_refuses_missing_labels(dev_size):
+    X, _ = _balanced(3, 10)
+    y = np.repeat([0.0, 1.0, np.nan], 10)  # NaN was kept as a third class
+    with pytest.raises(ValueError, match=r"y must hold class labels.*contains NaN"):
+        make_long_tailed(X, y, 2, dev_size=dev_size)
+    # Missing values in object labels (pandas' None / NaN): a raw TypeError before.
+    for missing in (None, np.nan):
+        y = np.array(["a"] * 10 + ["b"] * 10 + [missing] * 10, dtype=object)
+        with pytest.raises(ValueError, match=r"y holds missing labels \(None or NaN\), "
+                                             r"first at position 20"):
+            make_long_tailed(X, y, 2, dev_size=dev_size)
+
+
+@pytest.mark.parametrize("dev_size", [None, 2])
+def test_refuses_continuous_labels(dev_size):
+    X, _ = _balanced(3, 10)
+    y = np.random.RandomState(0).rand(30)  # 30 "classes" of one sample, kept whole at IF=1
+    with pytest.raises(ValueError, match=r"y must hold class labels.*continuous"):
+        make_long_tailed(X, y, 1, dev_size=dev_size)
+
+
+def test_refuses_labels_of_mixed_types():
+    X, _ = _balanced(3, 10)
+    y = np.array(["a"] * 10 + [1] * 10 + ["c"] * 10, dtype=object)
+    with pytest.raises(ValueError, match="y must hold class labels"):
+        make_long_tailed(X, y, 2)
+
+
+def test_integral_float_labels_are_classes():
+    X, y = _balanced(3, 10)
+    _, y_lt = make_long_tailed(X, y.astype(float), 2)
+    assert _counts(y_lt, [0.0, 1.0, 2.0]) == _formula(10, 3, 2)

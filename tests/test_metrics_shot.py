@@ -148,3 +148,34 @@ def test_per_class_accuracy(shot_case):
     )
     acc = per_class_accuracy(case.y_true, case.y_pred, labels=["c", "z", "a"])
     assert acc[0] == 0.5 and np.isnan(acc[1]) and acc[2] == 0.75
+
+
+# --------------------------------------------------------------------------- array counts
+def test_array_counts_refused_when_y_true_cannot_be_their_classes():
+    # Training classes 0, 1, 2 with 500 / 50 / 5 samples; the test set lacks 1
+    # and holds 3, unseen in training. Aligned with the sorted classes of
+    # y_true, [0, 2, 3], the counts read {0: 500, 2: 50, 3: 5}: class 2 became
+    # medium-shot and the unseen class few-shot, silently
+    # (many 0.5, medium 0.5, few 0.0). The predictions of class 1, absent
+    # from y_true, show that y_true does not hold the classes of the counts.
+    y_true = [0, 0, 2, 2, 3, 3]
+    y_pred = [0, 1, 2, 1, 1, 0]
+    for metric in (shot_accuracy, long_tail_report):
+        with pytest.raises(ValueError, match=r"y_pred holds label\(s\) \[1\] absent from "
+                                             r"y_true.*Pass labels"):
+            metric(y_true, y_pred, [500, 50, 5])
+    # Made explicit, the alignment is right: 0 many (1 of 2), 2 few (1 of 2), and
+    # 3 few with its count of 0 (0 of 2).
+    expected = {"many": 0.5, "medium": np.nan, "few": (0.5 + 0.0) / 2, "all": 1 / 3}
+    assert_scores(shot_accuracy(y_true, y_pred, [500, 50, 5, 0], labels=[0, 1, 2, 3]),
+                  expected)
+    assert_scores(shot_accuracy(y_true, y_pred, {0: 500, 1: 50, 2: 5, 3: 0}), expected)
+
+
+def test_array_counts_aligned_with_y_true_when_it_holds_every_class():
+    # The normal case: y_true holds every training class. Class 2 is never
+    # predicted, which is no sign of misalignment (y_pred stays within y_true).
+    y_true = [0, 0, 1, 1, 2, 2]
+    y_pred = [0, 0, 0, 1, 0, 1]
+    assert_scores(shot_accuracy(y_true, y_pred, np.array([500, 50, 5])),
+                  {"many": 1.0, "medium": 0.5, "few": 0.0, "all": 0.5})

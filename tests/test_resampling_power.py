@@ -224,3 +224,46 @@ def test_power_resampler_does_not_overflow_for_large_q():
         np.zeros((99, 1)), np.repeat([0, 1], [50, 49]))
     assert np.bincount(y_res).tolist() == [983, 17]
     assert abs(983 - 1000 * p0) < 1
+
+
+# --------------------------------------------------------------------------- N-D input
+IMAGES = np.random.RandomState(0).randint(0, 256, size=(Y.shape[0], 3, 4, 5)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5])
+def test_images_are_resampled_as_rows(q):
+    # (N, C, H, W) uint8 images were refused ("Found array with dim 4").
+    sampler = PowerResampler(q=q, random_state=0)
+    X_res, y_res = sampler.fit_resample(IMAGES, Y)
+    assert np.bincount(y_res).tolist() == HAND_TARGETS[q]
+    assert X_res.dtype == np.uint8 and X_res.shape == (100, 3, 4, 5)
+    assert np.array_equal(X_res, IMAGES[sampler.sample_indices_])
+    # The rows drawn are those of the same sampler on a 2-D view of the images.
+    flat = PowerResampler(q=q, random_state=0)
+    flat.fit_resample(IMAGES.reshape(len(Y), -1), Y)
+    assert np.array_equal(flat.sample_indices_, sampler.sample_indices_)
+    # Features counted as Backbone counts them: the product of a sample's dimensions.
+    assert sampler.n_features_in_ == 3 * 4 * 5 and sampler.fit(IMAGES, Y).n_features_in_ == 60
+    # Grey (N, H, W) images too; a 1-D X is still refused.
+    assert PowerResampler(q=q, random_state=0).fit_resample(IMAGES[:, 0], Y)[0].shape[1:] == (4, 5)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        PowerResampler().fit_resample(IMAGES[:, 0, 0, 0], Y)
+
+
+def test_in_front_of_the_image_backbone_in_an_imblearn_pipeline():
+    from sklearn_lt import Backbone
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], [24, 6, 2])
+    X = rng.randint(0, 256, size=(y.shape[0], 1, 8, 8)).astype(np.uint8)
+    pipe = make_pipeline(
+        PowerResampler(q=0.0, random_state=0),
+        Backbone(module="cnn", module__widths=(4,), max_epochs=1, batch_size=16,
+                 augment="none", random_state=0),
+    ).fit(X, y)
+    # The backbone trained on class-balanced images: 32 rows, 11 / 11 / 10.
+    assert pipe[-1].class_counts_.tolist() == [11, 11, 10]
+    assert pipe[-1].input_shape_ == (1, 8, 8)
+    assert pipe[0].class_counts_.tolist() == [24, 6, 2]
+    # At predict time the sampler is skipped: one prediction per input image.
+    assert pipe.predict(X).shape == y.shape

@@ -155,7 +155,8 @@ def load_cifar10(data_home=None, *, download=False, verify=True, base_url=None,
     OSError
         The checksum does not match, or the download failed.
     ValueError
-        The archive is incomplete or a batch is malformed.
+        The archive is incomplete or a batch is malformed, ``data_home`` is
+        not a folder, or a folder stands in the place of the archive.
 
     Notes
     -----
@@ -236,7 +237,8 @@ def load_cifar100(data_home=None, *, label="fine", download=False, verify=True,
     OSError
         The checksum does not match, or the download failed.
     ValueError
-        The archive is incomplete or a batch is malformed.
+        The archive is incomplete or a batch is malformed, ``data_home`` is
+        not a folder, or a folder stands in the place of the archive.
 
     Notes
     -----

@@ -112,9 +112,17 @@ def check_tar_complete(tar, path):
 
 def resolve_data_home(data_home, dataset):
     """``data_home`` as a Path; ``None`` means a sub-folder of scikit-learn's data home."""
-    if data_home is None:
-        return Path(get_data_home()) / "sklearn_lt" / dataset
-    return Path(data_home).expanduser()
+    home = (Path(get_data_home()) / "sklearn_lt" / dataset if data_home is None
+            else Path(data_home).expanduser())
+    # A file where the folder (or one of its parents) should be made mkdir fail
+    # with a bare FileExistsError / NotADirectoryError, or read as "file not found".
+    existing = next((p for p in (home, *home.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ValueError(
+            f"data_home {home} is not a folder: {existing} is a file. Pass a folder "
+            "(it is created when missing)."
+        )
+    return home
 
 
 def _download(url, path, algorithm, digest, *, verify, timeout=60):
@@ -150,12 +158,20 @@ def _fetch_file(dataset, filename, data_home, *, download, verify, base_url=None
     """Path of a registered file in ``data_home``, checked or downloaded.
 
     Raises FileNotFoundError when the file is absent and ``download`` is
-    False, OSError when its checksum (or the download) fails.
+    False, OSError when its checksum (or the download) fails, ValueError when
+    a folder stands in its place.
     """
     entry = REGISTRY[dataset]
     algorithm, digest = entry["files"][filename]
     url = (base_url or entry["base_url"]).rstrip("/") + "/" + filename
     path = Path(data_home) / filename
+    if path.exists() and not path.is_file():
+        # Otherwise reported as missing, or, with download=True, fetched whole
+        # before os.replace fails with a bare IsADirectoryError.
+        raise ValueError(
+            f"{path} is a folder, not the file {filename}; remove it (or move it away) "
+            "and call again."
+        )
     if not path.is_file():
         if not download:
             raise FileNotFoundError(

@@ -170,7 +170,8 @@ def load_mnist(data_home=None, *, download=False, verify=True, base_url=None, re
     OSError
         A checksum does not match, or a download failed.
     ValueError
-        A file is not a valid (complete) gzipped IDX file.
+        A file is not a valid (complete) gzipped IDX file, ``data_home`` is
+        not a folder, or a folder stands in the place of one of the files.
 
     Examples
     --------
@@ -226,7 +227,8 @@ def load_fashion_mnist(data_home=None, *, download=False, verify=True, base_url=
     OSError
         A checksum does not match, or a download failed.
     ValueError
-        A file is not a valid (complete) gzipped IDX file.
+        A file is not a valid (complete) gzipped IDX file, ``data_home`` is
+        not a folder, or a folder stands in the place of one of the files.
 
     Examples
     --------

@@ -1,9 +1,10 @@
 """Images stored one folder per class, in a directory or a (gzipped) tar archive."""
 
-import io
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 import time
 import zlib
 from numbers import Integral
@@ -17,10 +18,26 @@ from ._fetch import check_file_digest, check_tar_complete
 
 __all__ = ["load_image_folder"]
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
-)
+# The image files read, by extension, and the one Pillow format each may hold.
+# Pillow otherwise picks a decoder from the content, whatever the name: a TIFF
+# under a .png name loaded silently and an EPS file reached the EPS plugin,
+# which runs Ghostscript.
+IMAGE_FORMATS = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF",
+    ".ppm": "PPM", ".pgm": "PPM", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
+}
+IMAGE_EXTENSIONS = frozenset(IMAGE_FORMATS)
 _PROGRESS_EVERY = 5000
+# An archive member is copied to a buffer that stays in memory up to this size
+# and moves to a temporary file beyond it: decoding needs a seekable source,
+# which a stream-mode tar member is not, and reading a member whole cost twice
+# its size in memory (tarfile joins the chunks it reads).
+_SPOOL_BYTES = 1 << 20
+# Default bounds of load_image_folder: far above any photograph's file, and
+# enough for data sets whose decoded arrays fit in the memory of a large machine.
+MAX_MEMBER_BYTES = 64 << 20
+MAX_TOTAL_BYTES = 32 << 30
+_COPY_CHUNK = 1 << 16
 
 
 def _import_pil_image():
@@ -38,25 +55,82 @@ def _is_candidate(name):
     return not name.startswith(".") and PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
+# Pillow modes of unsigned 16-bit samples (any byte order).
+_UNSIGNED_16 = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+
+
 class _Decoder:
     """Decode images to uint8 (C, H, W), checking they all share one size."""
 
-    def __init__(self, mode, size, verbose):
+    def __init__(self, mode, size, verbose, max_member_bytes=None, max_total_bytes=None):
         self.Image = _import_pil_image()
         self.mode, self.size, self.verbose = mode, size, verbose
+        self.max_member_bytes, self.max_total_bytes = max_member_bytes, max_total_bytes
         self.first = None  # (shape, name) of the first image, for size errors
         self.count = 0
         self.members = 0
+        self.total_bytes = 0
         self.start = time.perf_counter()
 
-    def __call__(self, source, name):
+    def admit(self, name, n_bytes):
+        """Count a file of ``n_bytes`` against the bounds, before any of it is read."""
+        if self.max_member_bytes is not None and n_bytes > self.max_member_bytes:
+            raise ValueError(
+                f"{name} is {n_bytes} bytes, more than max_member_bytes="
+                f"{self.max_member_bytes}; pass a larger max_member_bytes (or None) if the "
+                "file is a genuine image."
+            )
+        self.total_bytes += n_bytes
+        if self.max_total_bytes is not None and self.total_bytes > self.max_total_bytes:
+            raise ValueError(
+                f"Reading {name} brings the image files read to {self.total_bytes} bytes, "
+                f"more than max_total_bytes={self.max_total_bytes}; pass a larger "
+                "max_total_bytes (or None) to read more."
+            )
+
+    def _pixels(self, im, name):
+        """uint8 (H, W) or (H, W, C) pixels of an open image, converted and resized."""
+        if im.mode in _UNSIGNED_16 or (im.mode == "I" and im.format in ("PNG", "PPM")):
+            # 16-bit samples (PNG and PPM/PGM ones span 0..65535 in Pillow's "I"
+            # mode too): convert() would clip every value above 255, so map them
+            # onto 0..255 by round(v / 257) (65535 = 255 * 257; 257 is odd, so
+            # no value falls on a tie).
+            wide = np.asarray(im).astype(np.uint32)
+            im = self.Image.fromarray(((wide + 128) // 257).astype(np.uint8))
+        elif im.mode in ("I", "F") or im.mode.startswith("I;"):
+            raise ValueError(
+                f"{name} holds pixels of Pillow mode {im.mode} (32-bit or signed integers, "
+                "or floats), whose range is unknown; only 8-bit and unsigned 16-bit images "
+                "are read. Convert it to 8 bits."
+            )
         try:
-            with self.Image.open(source) as im:
-                im = im.convert(self.mode)
-                if self.size is not None and im.size != (self.size[1], self.size[0]):
-                    im = im.resize((self.size[1], self.size[0]), self.Image.BILINEAR)
-                arr = np.asarray(im, dtype=np.uint8)
-        except OSError as exc:  # includes PIL.UnidentifiedImageError
+            im = im.convert(self.mode)
+        except ValueError as exc:  # a colour mode Pillow cannot convert
+            raise ValueError(f"Cannot convert image {name} to {self.mode}: {exc}") from exc
+        if self.size is not None and im.size != (self.size[1], self.size[0]):
+            im = im.resize((self.size[1], self.size[0]), self.Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8)
+
+    def __call__(self, source, name):
+        ext = PurePosixPath(name).suffix.lower()
+        fmt = IMAGE_FORMATS[ext]
+        try:
+            # formats=: only the decoder of the format the extension names is tried.
+            with self.Image.open(source, formats=[fmt]) as im:
+                arr = self._pixels(im, name)
+        except self.Image.UnidentifiedImageError as exc:
+            raise ValueError(
+                f"Cannot decode image {name}: it is not a {fmt} file, the format its "
+                f"extension {ext} names (each file must hold the format its extension "
+                "names)."
+            ) from exc
+        except self.Image.DecompressionBombError as exc:  # not an OSError
+            raise ValueError(
+                f"Cannot decode image {name}: {exc} Pillow refuses images of more than "
+                "2 * PIL.Image.MAX_IMAGE_PIXELS pixels; raise that limit if the file is "
+                "genuine."
+            ) from exc
+        except OSError as exc:
             raise ValueError(f"Cannot decode image {name}: {exc}") from exc
         arr = arr[np.newaxis] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if self.first is None:
@@ -108,8 +182,22 @@ def _from_directory(root, split, decode):
             raise ValueError(f"Class folder {base / cls} holds no image file.")
         for fname in files:
             rel = "/".join(p for p in (split, cls, fname) if p is not None)
+            decode.admit(rel, (base / cls / fname).stat().st_size)
             items.append((cls, fname, rel, decode(base / cls / fname, rel)))
     return items
+
+
+def _spooled_copy(fileobj):
+    """A seekable copy of ``fileobj``, made chunk by chunk: in memory while small,
+    in a temporary file beyond ``_SPOOL_BYTES``."""
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+    try:
+        shutil.copyfileobj(fileobj, spool, _COPY_CHUNK)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
 
 
 def _from_tar(path, split, decode):
@@ -131,9 +219,12 @@ def _from_tar(path, split, decode):
                 if (len(parts) != len(prefix) + 2 or parts[: len(prefix)] != prefix
                         or parts[-2].startswith(".") or not _is_candidate(parts[-1])):
                     continue
-                raw = tar.extractfile(member).read()
                 rel = "/".join(parts)
-                items.append((parts[-2], parts[-1], rel, decode(io.BytesIO(raw), rel)))
+                # The header gives the size: a member over the bounds is refused
+                # before any of its data is decompressed.
+                decode.admit(rel, member.size)
+                with _spooled_copy(tar.extractfile(member)) as source:
+                    items.append((parts[-2], parts[-1], rel, decode(source, rel)))
             check_tar_complete(tar, path)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise ValueError(f"{path} is not a complete tar archive ({exc}).") from exc
@@ -156,11 +247,14 @@ def _from_tar(path, split, decode):
         "mode": [StrOptions({"RGB", "L"})],
         "sha256": [str, None],
         "verbose": ["boolean", Interval(Integral, 0, None, closed="left")],
+        "max_member_bytes": [Interval(Integral, 1, None, closed="left"), None],
+        "max_total_bytes": [Interval(Integral, 1, None, closed="left"), None],
         "return_X_y": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, verbose=False,
+                      max_member_bytes=MAX_MEMBER_BYTES, max_total_bytes=MAX_TOTAL_BYTES,
                       return_X_y=False):
     """Load images laid out one sub-folder per class, from a folder or a tar archive.
 
@@ -169,8 +263,15 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     ImageNet-style data sets. ``path`` may be a folder or a ``.tar`` /
     ``.tar.gz`` archive with that layout at its root (a leading ``./`` is
     accepted); archives are read in one sequential pass without extracting
-    anything. Files whose extension is not an image format known to Pillow,
-    and hidden files, are skipped.
+    anything, each member streamed into a buffer (a temporary file beyond
+    1 MiB) while it is decoded.
+
+    The files read are those with the extensions ``.jpg`` / ``.jpeg``
+    (JPEG), ``.png`` (PNG), ``.bmp`` (BMP), ``.gif`` (GIF, first frame),
+    ``.ppm`` / ``.pgm`` (PPM), ``.tif`` / ``.tiff`` (TIFF) and ``.webp``
+    (WebP), case-insensitive; each is decoded only as the format its
+    extension names, and a file holding another format is refused. Other
+    files, and hidden ones, are skipped.
 
     Parameters
     ----------
@@ -183,11 +284,23 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         all images must already share one size.
     mode : {"RGB", "L"}, default="RGB"
         Colour mode images are converted to: 3 channels, or 1 grey channel.
+        16-bit grey images are rescaled to 8 bits by ``round(v / 257)``;
+        16-bit colour images keep each sample's high byte (``v // 256``, as
+        Pillow decodes them); 32-bit integer, signed or float images are
+        refused.
     sha256 : str, default=None
         Expected SHA-256 of the archive, checked before anything is decoded.
     verbose : bool or int, default=False
         Print progress (images decoded, elapsed time, rate) to stderr every
         5,000 images and at the end.
+    max_member_bytes : int or None, default=67108864
+        Largest image file read (64 MiB). In an archive the size comes from the
+        member's header, so a larger member is refused before any of its data
+        is decompressed; ``None`` lifts the bound.
+    max_total_bytes : int or None, default=34359738368
+        Most bytes of image files read in all (32 GiB), counting only the files
+        decoded (not the skipped ones nor the other splits of an archive);
+        ``None`` lifts the bound.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
 
@@ -210,7 +323,11 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         The archive does not match ``sha256``.
     ValueError
         No images, an unknown split, images of different sizes without
-        ``size``, a class folder without images, or an undecodable image.
+        ``size``, a class folder without images, an undecodable image, one
+        of 32-bit, signed or float pixels, one beyond Pillow's
+        decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels),
+        a file whose content is not the format its extension names, or a
+        file beyond ``max_member_bytes`` or ``max_total_bytes``.
 
     Examples
     --------
@@ -244,7 +361,7 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     elif sha256 is not None:
         check_file_digest(path, "sha256", sha256)
 
-    decode = _Decoder(mode, size, verbose)
+    decode = _Decoder(mode, size, verbose, max_member_bytes, max_total_bytes)
     read = _from_directory if path.is_dir() else _from_tar
     items = read(path, split, decode)
     if verbose:

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
 __all__ = ["make_long_tailed"]
@@ -43,6 +44,34 @@ def _check_no_nan(X):
     if np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.complexfloating):
         if np.isnan(data).any():
             raise ValueError("Input X contains NaN; drop or impute the affected samples first.")
+
+
+def _is_missing(value):
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _check_class_labels(y):
+    """Refuse labels that are not classes, as scikit-learn's classifiers do.
+
+    np.unique made one class of all NaN labels and one class of each value of
+    a continuous target; missing values among object labels (None, or NaN
+    from pandas) broke the sort with a bare TypeError.
+    """
+    if y.dtype == object:
+        missing = np.flatnonzero(np.frompyfunc(_is_missing, 1, 1)(y).astype(bool))
+        if missing.size:
+            raise ValueError(
+                f"y holds missing labels (None or NaN), first at position {missing[0]}; "
+                "drop those samples first."
+            )
+    try:
+        # NaN makes the integer cast inside type_of_target warn before it raises.
+        with np.errstate(invalid="ignore"):
+            check_classification_targets(y)
+    except (ValueError, TypeError) as exc:  # TypeError: labels of unsortable mixed types
+        raise ValueError(
+            f"y must hold class labels (no NaN, no continuous values, one label type): {exc}"
+        ) from exc
 
 
 @validate_params(
@@ -98,7 +127,9 @@ def make_long_tailed(
         converted to ndarrays; pandas DataFrames and sparse matrices are
         indexed as such.
     y : array-like of shape (n_samples,)
-        Class labels.
+        Class labels: integers, strings, or floats with integral values (a
+        continuous target, NaN or missing labels are refused, as by
+        scikit-learn's classifiers).
     imbalance_factor : float, default=100
         Ratio ``n_max / n_min`` between the largest and smallest class, at
         least 1 (1 gives a balanced subset of ``n_max`` per class).
@@ -142,10 +173,11 @@ def make_long_tailed(
     Raises
     ------
     ValueError
-        If ``X`` and ``y`` differ in length, ``X`` holds NaN, ``y`` has fewer
-        than two classes, ``class_order`` does not list the labels of ``y``, a
-        class has fewer samples than the protocol asks of it, or the tail would
-        get no sample at all (``imbalance_factor > n_max``).
+        If ``X`` and ``y`` differ in length, ``X`` holds NaN, ``y`` holds NaN,
+        missing or continuous values, ``y`` has fewer than two classes,
+        ``class_order`` does not list the labels of ``y``, a class has fewer
+        samples than the protocol asks of it, or the tail would get no sample
+        at all (``imbalance_factor > n_max``).
 
     Examples
     --------
@@ -167,6 +199,7 @@ def make_long_tailed(
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional, got an array of shape {y.shape}.")
+    _check_class_labels(y)
     n_samples = _num_samples(X)
     if n_samples != y.shape[0]:
         raise ValueError(

@@ -87,7 +87,27 @@ def _is_series(obj):
     return hasattr(obj, "index") and hasattr(obj, "items") and getattr(obj, "ndim", 0) == 1
 
 
-def _train_count_lookup(train_class_counts, labels, y_true):
+def _check_implicit_alignment(y_true, y_pred):
+    """Refuse array counts without ``labels`` when y_true cannot hold their classes.
+
+    Such counts are aligned with the sorted classes of y_true, which is right
+    only when the test set holds exactly the training classes. A test set
+    lacking a training class and holding an unseen one has as many classes,
+    and the counts were silently shifted onto the wrong classes. Predictions
+    of a label absent from y_true show that y_true lacks a class.
+    """
+    extra = np.setdiff1d(np.unique(y_pred), np.unique(y_true))
+    if extra.size:
+        raise ValueError(
+            f"y_pred holds label(s) {extra.tolist()!r} absent from y_true, so the sorted "
+            "classes of y_true, with which an array train_class_counts is aligned when "
+            "labels is None, may not be the classes the counts refer to (a training class "
+            "without test samples, perhaps with a class unseen in training in its place). "
+            "Pass labels (e.g. the estimator's classes_) or a dict {label: count}."
+        )
+
+
+def _train_count_lookup(train_class_counts, labels, y_true, y_pred):
     """Map each class to its training count, with the checks shared by callers."""
     if isinstance(train_class_counts, Mapping):
         keys, values = list(train_class_counts.keys()), list(train_class_counts.values())
@@ -96,6 +116,8 @@ def _train_count_lookup(train_class_counts, labels, y_true):
         keys, values = list(train_class_counts.index), list(train_class_counts.to_numpy())
     else:
         values = column_or_1d(np.asarray(train_class_counts))
+        if labels is None:
+            _check_implicit_alignment(y_true, y_pred)
         keys = labels if labels is not None else np.unique(y_true)
         if len(keys) != len(values):
             source = "labels" if labels is not None else "the sorted classes of y_true"
@@ -132,7 +154,7 @@ def _shot_splits(y_true, y_pred, train_class_counts, labels, many_threshold, few
             raise ValueError(
                 f"y_true contains labels {unknown.tolist()!r} that are not in labels."
             )
-    lookup = _train_count_lookup(train_class_counts, labels, y_true)
+    lookup = _train_count_lookup(train_class_counts, labels, y_true, y_pred)
 
     classes, acc, support = _class_accuracies(y_true, y_pred)
     missing = [c for c in classes if c not in lookup]
@@ -191,9 +213,13 @@ def shot_accuracy(
     train_class_counts : dict, pandas Series or array-like
         Number of training samples of each class: a mapping ``{label: count}``,
         a Series indexed by label (e.g. ``pd.Series(y_train).value_counts()``),
-        or an array aligned with ``labels`` (with ``labels=None``, aligned with
-        the sorted classes of ``y_true``). Every class of ``y_true`` needs a
-        count; a class unseen in training has count 0 (a few-shot class).
+        or an array aligned with ``labels``. With ``labels=None`` an array is
+        aligned with the sorted classes of ``y_true``, which is right only
+        when ``y_true`` holds exactly the training classes; it is refused when
+        ``y_pred`` holds a label absent from ``y_true``, a sign that it does
+        not. Pass ``labels`` (e.g. the estimator's ``classes_``) whenever the
+        test set may lack a class. Every class of ``y_true`` needs a count; a
+        class unseen in training has count 0 (a few-shot class).
     labels : array-like, default=None
         Classes the counts of an array-like ``train_class_counts`` refer to,
         in order (e.g. an estimator's ``classes_``). Every label of ``y_true``

@@ -39,6 +39,15 @@ def _is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 
 
+def _flat_shape(X):
+    """``X`` itself, or for N-D arrays a data-less stand-in of shape
+    (n_samples, product of the other dimensions): n_features_in_ then counts
+    features as Backbone does, without copying the images to flatten them."""
+    if getattr(X, "ndim", 2) <= 2:
+        return X
+    return np.broadcast_to(np.zeros((), dtype=X.dtype), (X.shape[0], int(np.prod(X.shape[1:]))))
+
+
 class PowerResampler(BaseSampler):
     """Resample every class to a share proportional to ``n_j ** q``.
 
@@ -107,7 +116,8 @@ class PowerResampler(BaseSampler):
         rows grouped by class; with ``replacement=True`` all rows are draws,
         grouped by class.
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit; for N-D input, the product of a
+        sample's dimensions (``C * H * W`` for images), as ``Backbone`` counts.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
@@ -120,8 +130,11 @@ class PowerResampler(BaseSampler):
     Notes
     -----
     Rows are only copied, never combined, so ``X`` may hold NaN, infinities
-    or non-numeric (e.g. string) features; validating those is left to the
-    next step of the pipeline, as in ``RandomOverSampler``.
+    or non-numeric (e.g. string) features, or be an N-D array such as images
+    of shape (N, C, H, W), so that the sampler can stand in front of
+    :class:`~sklearn_lt.Backbone` in an imbalanced-learn pipeline; validating
+    those is left to the next step of the pipeline, as in
+    ``RandomOverSampler``.
 
     A class with a single row is accepted: over-sampling it only repeats that
     row, which is what class-balanced sampling of such a class means. A
@@ -166,8 +179,12 @@ class PowerResampler(BaseSampler):
     def _check_X_y(self, X, y, accept_sparse=None):
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         if not _is_dataframe(X):
+            # allow_nd: rows are only copied, so images (N, C, H, W) can be resampled
+            # in front of the image Backbone; 2-D and sparse input get the same
+            # checks as before, and a 1-D X is still refused.
             X = check_array(
-                X, dtype=None, accept_sparse=["csr", "csc"], ensure_all_finite=False
+                X, dtype=None, accept_sparse=["csr", "csc"], ensure_all_finite=False,
+                allow_nd=True,
             )
         elif X.shape[0] < 1:
             raise ValueError("Found a DataFrame with 0 rows; at least 1 is required.")
@@ -176,7 +193,7 @@ class PowerResampler(BaseSampler):
         # validate_data resets n_features_in_, and before BaseSampler.fit_resample
         # overwrites sampling_strategy_: a failed call leaves a fitted sampler intact.
         self._target_counts(y)
-        validate_data(self, X=X, y=y, reset=True, skip_check_array=True)
+        validate_data(self, X=_flat_shape(X), y=y, reset=True, skip_check_array=True)
         return X, y, binarize_y
 
     def _target_counts(self, y):
@@ -202,8 +219,10 @@ class PowerResampler(BaseSampler):
 
         Parameters
         ----------
-        X : {array-like, dataframe, sparse matrix} of shape (n_samples, n_features)
-            Data to resample.
+        X : {array-like, dataframe, sparse matrix} of shape (n_samples, n_features) \
+                or (n_samples, ...)
+            Data to resample; an N-D array (images (N, C, H, W) for instance)
+            is resampled along its first axis.
         y : array-like of shape (n_samples,)
             Class labels.
 
