@@ -119,6 +119,32 @@ def extreme_lbfgs():
     CRTClassifier().fit(X, y)
 
 
+def extension_mismatch():
+    import tempfile
+
+    from PIL import Image
+
+    from sklearn_lt.datasets import load_image_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for cls in ("a", "b"):
+            (Path(tmp) / cls).mkdir()
+            Image.new("L", (4, 4)).save(Path(tmp) / cls / "x.png", format="TIFF")
+        load_image_folder(tmp)
+
+
+def nan_labels():
+    from sklearn_lt.datasets import make_long_tailed
+
+    make_long_tailed(np.zeros((4, 1)), np.array([0.0, 1.0, np.nan, 1.0]))
+
+
+def continuous_labels():
+    from sklearn_lt.datasets import make_long_tailed
+
+    make_long_tailed(np.zeros((4, 1)), np.array([0.1, 1.7, 2.3, 1.2]))
+
+
 def bad_joint_head():
     X, y = _X()
     TauNormClassifier(joint_head=(np.zeros((3, 5)), np.zeros(3))).fit(X, y)
