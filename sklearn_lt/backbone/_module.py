@@ -76,7 +76,9 @@ class LTModule(nn.Module):
 
     def forward(self, x):
         """The head's output, what the training loss sees."""
-        return self.head(self.embed(x))
+        # The head reads the raw features: a cosine head normalises them itself
+        # (normalising twice would change the training in the last bits).
+        return self.head(self.features(self.standardize(x)))
 
     def logits(self, x):
         """The logits predictions use: ``forward(x)`` times ``logit_scale``."""
