@@ -129,3 +129,17 @@ def test_swag_errors(blobs):
         Backbone(module="mlp", max_epochs=2).fit(X, y).transform_stochastic(X)
     with pytest.raises(ValueError, match="n_samples"):
         _swag(max_epochs=6, swag_samples=2).fit(X, y).transform_stochastic(X, n_samples=3)
+
+
+def test_swag_on_a_channels_last_cnn():
+    # The CNNs keep their convolution weights channels-last, which
+    # torch.nn.utils.parameters_to_vector refuses (non-contiguous views).
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 255, size=(48, 1, 12, 12), dtype=np.uint8)
+    y = np.repeat([0, 1, 2], [24, 16, 8])
+    bb = Backbone(module="cnn", max_epochs=3, batch_size=16, lr=0.05, warmup_epochs=0,
+                  random_state=0, swag=True, swa_start=1, swa_snapshots_per_epoch=2,
+                  swag_rank=3, swag_samples=2).fit(X, y)
+    assert bb.swag_.n_collected == 4
+    S = bb.transform_stochastic(X)
+    assert S.shape == (2, 48, bb.n_features_out_) and not np.allclose(S[0], S[1])

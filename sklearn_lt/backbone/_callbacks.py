@@ -29,7 +29,7 @@ import torch
 from skorch.callbacks import Callback, LRScheduler
 from torch import nn
 
-from ..nn import MetaReweighting, SWAGPosterior, lr_lambda, raise_if_diverged
+from ..nn import MetaReweighting, SWAGPosterior, flat_parameters, lr_lambda, raise_if_diverged
 
 
 def _epoch(net):
@@ -230,8 +230,7 @@ class SWAGCollection(WeightAveraging):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         if self.averaged_ is not None:
-            self.posterior_.mean = torch.nn.utils.parameters_to_vector(
-                self.averaged_.module.parameters()).detach().float().cpu().clone()
+            self.posterior_.mean = flat_parameters(self.averaged_.module)
         super().on_train_end(net, X=X, y=y, **kwargs)
 
 

@@ -25,9 +25,28 @@ import math
 import numbers
 
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-__all__ = ["SWAGPosterior"]
+__all__ = ["SWAGPosterior", "flat_parameters"]
+
+
+def flat_parameters(module):
+    """All parameters of ``module`` as one detached float32 CPU vector.
+
+    Unlike ``torch.nn.utils.parameters_to_vector`` it accepts parameters in a
+    non-contiguous memory format (channels-last convolutions): each is read in
+    its logical order, the order :meth:`SWAGPosterior.load_into` writes back.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network.
+
+    Returns
+    -------
+    theta : torch.Tensor of shape (n_params,)
+        The parameters, concatenated.
+    """
+    return torch.cat([p.detach().reshape(-1).float().cpu() for p in module.parameters()])
 
 
 class SWAGPosterior:
@@ -100,7 +119,7 @@ class SWAGPosterior:
     @torch.no_grad()
     def collect(self, module):
         """Add the current parameters of ``module`` as a snapshot."""
-        theta = parameters_to_vector(module.parameters()).detach().float().cpu()
+        theta = flat_parameters(module)
         if theta.shape[0] != self.n_params:
             raise ValueError(f"module has {theta.shape[0]} parameters, the posterior "
                              f"{self.n_params}.")
@@ -153,6 +172,10 @@ class SWAGPosterior:
     @torch.no_grad()
     def load_into(self, module, theta):
         """Write a parameter vector (e.g. a sample or ``mean``) into ``module``."""
-        ref = next(module.parameters())
-        vector_to_parameters(theta.to(device=ref.device, dtype=ref.dtype), module.parameters())
+        start = 0
+        for p in module.parameters():
+            n = p.numel()
+            # copy_ keeps each parameter's memory format (channels-last convolutions).
+            p.copy_(theta[start:start + n].view(p.shape))
+            start += n
         return module
