@@ -35,7 +35,7 @@ def check_long_tailed_targets(y, *, min_samples_per_class=2):
     if classes.shape[0] < 2:
         raise ValueError(
             f"Classifier needs samples of at least 2 classes in the data, but the "
-            f"data contains only one class: {classes[0].item()!r}."
+            f"data contains only one class: {classes.tolist()[0]!r}."
         )
     small = counts < min_samples_per_class
     if np.any(small):
