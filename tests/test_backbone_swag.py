@@ -1,14 +1,18 @@
 """Backbone(swag=True): posterior collection, sampled networks, stochastic representations."""
 
+import gc
 import io
+import warnings
 
 import joblib
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
 from sklearn_lt import Backbone
+from sklearn_lt.heads import CRTClassifier, LWSClassifier
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +147,73 @@ def test_swag_on_a_channels_last_cnn():
     assert bb.swag_.n_collected == 4
     S = bb.transform_stochastic(X)
     assert S.shape == (2, 48, bb.n_features_out_) and not np.allclose(S[0], S[1])
+
+
+def test_swag_bn_size_recomputes_statistics_on_a_subset(fitted, blobs):
+    X, y = blobs
+    full = fitted.transform_stochastic(X)
+    # A subset at least as large as the training set is the whole set.
+    same = _swag(swag_bn_size=len(X) + 5).fit(X, y).transform_stochastic(X)
+    np.testing.assert_array_equal(same, full)
+    # 24 rows: the same weight draws, other batch-norm statistics, so other
+    # features of the same magnitude (a BN pass over 24 of 172 rows is a
+    # rough estimate of the statistics: seen 0.12 against a mean of 0.6).
+    sub = _swag(swag_bn_size=24).fit(X, y).transform_stochastic(X)
+    diff = np.abs(sub - full).mean()
+    assert np.isfinite(sub).all() and 0 < diff < np.abs(full).mean()
+
+
+def test_swag_features_of_other_sampling_settings_are_not_mixed_up(blobs):
+    from sklearn_lt.exceptions import StochasticFeaturesWarning
+    from sklearn_lt.heads import SWAGReprClassifier
+
+    X, y = blobs
+    # swag_scale does not change the SWA network: both backbones give the same
+    # training features but different stochastic copies of them.
+    a = _swag(swag_scale=0.0).fit(X, y)
+    b = _swag(swag_scale=0.5).fit(X, y)
+    Z = b.transform(X)
+    np.testing.assert_array_equal(a.transform(X), Z)
+    head = SWAGReprClassifier(epochs=2, batch_size=32, random_state=0)
+    with pytest.warns(StochasticFeaturesWarning, match="more than one fitted"):
+        found = head.fit(Z, y).coef_.copy()
+    # The most recently fitted backbone's copies are used ...
+    explicit_b = clone(head).fit(Z, y, stochastic_features=b.transform_stochastic(X)).coef_
+    explicit_a = clone(head).fit(Z, y, stochastic_features=a.transform_stochastic(X)).coef_
+    np.testing.assert_array_equal(found, explicit_b)
+    assert not np.allclose(found, explicit_a)
+    # ... and once the other is gone there is nothing to warn about.
+    del a
+    gc.collect()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StochasticFeaturesWarning)
+        np.testing.assert_array_equal(clone(head).fit(Z, y).coef_, explicit_b)
+
+
+def test_stochastic_crt_trains_on_each_copy_as_a_labelled_row(fitted, blobs):
+    # stochastic=True: the SWA rows followed by the M stochastic copies of each,
+    # each with its label -- the same fit as handing those rows over by hand.
+    X, y = blobs
+    Z, S = fitted.transform(X), fitted.transform_stochastic(X)
+    rows = np.concatenate([Z[None], S]).reshape(-1, Z.shape[1])
+    by_hand = CRTClassifier().fit(rows, np.tile(y, 1 + len(S)))
+    head = CRTClassifier(stochastic=True).fit(Z, y)
+    np.testing.assert_array_equal(head.coef_, by_hand.coef_)
+    # The copies change the fit.
+    assert not np.allclose(CRTClassifier().fit(Z, y).coef_, head.coef_)
+
+
+def test_stochastic_lws_learns_its_scales_on_the_copies(fitted, blobs):
+    # LWS keeps the joint head fitted on the SWA rows and learns only its
+    # scales on the rows plus their stochastic copies.
+    X, y = blobs
+    Z, S = fitted.transform(X), fitted.transform_stochastic(X)
+    params = dict(epochs=3, batch_size=32, lr=0.05, random_state=0)
+    head = LWSClassifier(stochastic=True, **params).fit(Z, y)
+    plain = LWSClassifier(**params).fit(Z, y)
+    np.testing.assert_array_equal(head.joint_coef_, plain.joint_coef_)
+    rows = np.concatenate([Z[None], S]).reshape(-1, Z.shape[1])
+    joint = (plain.joint_coef_, plain.joint_intercept_)
+    by_hand = LWSClassifier(joint_head=joint, **params).fit(rows, np.tile(y, 1 + len(S)))
+    np.testing.assert_array_equal(head.scales_, by_hand.scales_)
+    assert not np.array_equal(head.scales_, plain.scales_)

@@ -16,14 +16,25 @@ the rows of the ``X`` it is fitted on -- whatever their order or subset, as
 in cross-validation -- and gets their ``M`` stochastic copies. A Backbone
 unpickled from a ``Pipeline(memory=...)`` cache registers its own again, so
 searches over the head's parameters never refit or re-sample the backbone.
+
+Two live Backbones can own the same training features and different
+stochastic copies: SWAG's sampling settings (``swag_scale``,
+``swag_samples``, ``swag_bn_size``) do not change the SWA network. The rows
+alone cannot tell them apart, so the most recently registered entry wins --
+the one a Pipeline just fitted or loaded from its cache, which is the one it
+feeds to the head -- and a warning says when an older live entry holds other
+copies of the same rows.
 """
 
 import copy
+import itertools
+import warnings
 import weakref
 
 import numpy as np
 import torch
 
+from ..exceptions import StochasticFeaturesWarning
 from ._callbacks import recompute_bn
 
 # Fixed odd multipliers of the row hash: a 64-bit multiply-add of the float32
@@ -52,7 +63,8 @@ def row_hashes(Z, chunk=4096):
 class _Entry:
     """Registered training rows: sorted hashes and the stochastic copies of each row."""
 
-    def __init__(self, Z, samples):
+    def __init__(self, Z, samples, serial):
+        self.serial = serial  # registration order: the newest entry wins a tie
         h = row_hashes(Z)
         self.order = np.argsort(h[:, 0], kind="stable")
         self.h0, self.h1 = h[self.order, 0], h[self.order, 1]
@@ -69,6 +81,7 @@ class _Entry:
 
 
 _REGISTRY = weakref.WeakSet()
+_SERIALS = itertools.count()
 
 
 def register(Z, samples):
@@ -77,7 +90,7 @@ def register(Z, samples):
     Returns the entry; the registry holds it weakly, so the caller (the
     fitted Backbone) keeps it alive as long as it lives.
     """
-    entry = _Entry(Z, samples)
+    entry = _Entry(Z, samples, next(_SERIALS))
     _REGISTRY.add(entry)
     return entry
 
@@ -88,13 +101,28 @@ def lookup(Z):
     if Z.ndim != 2 or Z.shape[0] == 0:
         return None
     hashes = row_hashes(Z)
-    for entry in list(_REGISTRY):
+    found = None
+    for entry in sorted(_REGISTRY, key=lambda e: e.serial, reverse=True):
         if entry.samples.shape[2] != Z.shape[1]:
             continue
         idx = entry.find(hashes)
-        if idx is not None:
-            return entry.samples[:, idx]
-    return None
+        if idx is None:
+            continue
+        if found is None:
+            found = entry.samples[:, idx]
+        elif entry.samples.shape[0] != found.shape[0] or not np.array_equal(
+                entry.samples[:, idx], found):
+            # Same rows, other copies: a Backbone with other SWAG sampling
+            # settings (or seed) is still alive. Equal copies -- a Pipeline
+            # cache loading the same fit again -- are no ambiguity.
+            warnings.warn(
+                "These features match the training features of more than one fitted "
+                "Backbone(swag=True) with different stochastic representations (e.g. "
+                "other swag_scale or swag_samples); using the most recently fitted or "
+                "loaded one. Pass stochastic_features=backbone.transform_stochastic(X) "
+                "to choose.", StochasticFeaturesWarning, stacklevel=4)
+            break
+    return found
 
 
 class SampledNetworks:
