@@ -16,6 +16,7 @@ import pytest
 import skorch.helper  # noqa: F401  (see test_01_train_split_in_a_fresh_process)
 import torch
 from sklearn.base import clone
+from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.pipeline import Pipeline
@@ -171,11 +172,15 @@ def test_01_train_split_holds_out_a_stratified_validation_set(sampler):
     bb = Backbone(module=_IdRecorder(4), max_epochs=3, batch_size=16, lr=0.05, warmup_epochs=0,
                   sampler=sampler, train_split=0.2, predict_batch_size=16,
                   random_state=0).fit(X, y)
-    seen = list(_IdRecorder.seen)
+    # The last forward is fit's final divergence check, in eval mode, on the
+    # first batch of the training part; the rest is training and validation.
+    *seen, (final_training, final_ids) = _IdRecorder.seen
+    assert not final_training and len(final_ids) == 16
     train = np.unique(np.concatenate([ids for training, ids in seen if training]))
     valid = np.unique(np.concatenate([ids for training, ids in seen if not training]))
     # Stratified 20 %: 12 / 6 / 2 held out; the rest is all the sampler draws from.
     assert len(np.intersect1d(train, valid)) == 0
+    assert np.isin(final_ids, train).all()
     assert np.bincount(y[valid]).tolist() == [12, 6, 2]
     assert len(train) == 80 and np.bincount(y[train]).tolist() == [48, 24, 8]
     # Each epoch draws len(train) = 80 indices of the training part, 5 batches of 16.
@@ -246,6 +251,18 @@ def test_02_diverging_fit_raises_naming_the_epoch(blobs, tiny_backbone):
     with pytest.raises(FloatingPointError, match="epoch"):
         bb.set_params(lr=1e6, warmup_epochs=0).fit(X, y)
     np.testing.assert_array_equal(bb.predict_proba(X), before)
+
+
+def test_02_a_last_step_that_overflows_the_weights_is_caught():
+    """(2) One step per epoch: the recorded loss predates the step that made the weights NaN."""
+    # Found by an audit: this fit returned with NaN probabilities.
+    X, y = make_blobs(n_samples=[60, 30, 10], n_features=4, random_state=0)
+    X = X.astype(np.float32) * 100
+    bb = Backbone(module="mlp", module__hidden=(8,), max_epochs=1, batch_size=128, lr=1e20,
+                  warmup_epochs=0, random_state=0)
+    with pytest.raises(FloatingPointError, match=r"outputs on the training inputs are not "
+                                                  r"finite after epoch 1\."):
+        bb.fit(X, y)
 
 
 # The package casts before it checks, and numpy warns about the overflowing cast.

@@ -1,6 +1,7 @@
 """The shared stage-2 trainer ``train_module`` on cached features."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -114,6 +115,20 @@ def test_trainer_errors(toy_problem):
                      loss_fn=lambda logits, yb, idx: logits.sum() * float("nan"))
     with pytest.raises(ValueError, match="y must have shape"):
         train_module(torch.nn.Linear(2, 2), X, y[:-1])
+
+
+def test_trainer_catches_weights_overflowed_by_the_last_step(toy_problem):
+    # One batch per epoch: its loss is finite (computed before the step), the
+    # step at lr=1e30 on gradients of about 1e10 takes float32 weights past
+    # their largest value (3.4e38).
+    X, y = toy_problem()
+    X = X * np.float32(1e10)
+    lin = torch.nn.Linear(2, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 1 step < 50
+        with pytest.raises(FloatingPointError, match=r"weights became non-finite in epoch 1\."):
+            train_module(lin, X, y, epochs=1, batch_size=len(X), lr=1e30, momentum=0.0,
+                         random_state=0)
 
 
 def test_trainer_schedules_and_samplers_as_given(toy_problem):

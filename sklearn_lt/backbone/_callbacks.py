@@ -302,14 +302,32 @@ class Throughput(Callback):
 
 
 class DivergenceCheck(Callback):
-    """Stop with :class:`FloatingPointError` once the training loss is not finite.
+    """Stop with :class:`FloatingPointError` once the training loss or a weight is not finite.
 
     A NaN loss leaves NaN weights, whose predictions are all class 0: failing
-    loudly, naming the epoch, is the only safe outcome.
+    loudly, naming the epoch, is the only safe outcome. The weights are
+    checked too, because the epoch's loss predates its last step.
     """
 
     def on_epoch_end(self, net, **kwargs):
-        raise_if_diverged(float(net.history[-1, "train_loss"]), _epoch(net))
+        raise_if_diverged(float(net.history[-1, "train_loss"]), _epoch(net), net.module_)
+
+
+def raise_if_outputs_diverged(net, X):
+    """Stop a run whose final network gives non-finite outputs on (a batch of) ``X``.
+
+    Finite weights can still be large enough to overflow the activations
+    (seen: one step at lr 1e20 on inputs of about 100), which no loss
+    recorded before that step shows; the fitted model would predict NaN.
+    """
+    net.module_.eval()
+    with torch.inference_mode():
+        out = net.infer(X)
+    if not bool(torch.isfinite(out).all()):
+        raise FloatingPointError(
+            f"Training diverged: the network's outputs on the training inputs are not finite "
+            f"after epoch {len(net.history)}. Lower the learning rate (or add warm-up "
+            "epochs), and check the input for extreme values.")
 
 
 class MetaWeightedEpochs(Callback):

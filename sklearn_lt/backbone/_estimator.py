@@ -505,6 +505,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                                   valid_data, meta, fingerprint)
             X_fit = Xt if len(train) == len(Xt) else Xt[train]
             net.fit(X_fit, yt if len(train) == len(yt) else yt[train])
+            cb.raise_if_outputs_diverged(net, X_fit[:self.batch_size])
             swag = self._sample_networks(net, X_fit, recipe, seed) if self.swag else None
         # The validation data served its purpose; it is not pickled with the model.
         net.train_split = None

@@ -34,8 +34,13 @@ from ._schedule import lr_lambda
 __all__ = ["raise_if_diverged", "train_module"]
 
 
-def raise_if_diverged(loss, epoch):
-    """Stop training whose loss is no longer finite (one message for both stages).
+def raise_if_diverged(loss, epoch, module=None):
+    """Stop training whose loss or weights are no longer finite (one message for both stages).
+
+    The epoch's mean loss is computed before its last optimiser step, so a
+    step that overflows at the very end leaves a finite loss and NaN
+    weights: ``module``, if given, has its parameters and floating-point
+    buffers (batch-norm statistics) checked too.
 
     Parameters
     ----------
@@ -43,17 +48,27 @@ def raise_if_diverged(loss, epoch):
         Mean training loss of the epoch.
     epoch : int
         The epoch, counted from 0.
+    module : torch.nn.Module, optional
+        The trained network, checked after the epoch's last step.
 
     Raises
     ------
     FloatingPointError
-        If ``loss`` is NaN or infinite.
+        If ``loss`` is NaN or infinite, or a weight of ``module`` is.
     """
+    advice = ("Lower the learning rate (or add warm-up epochs), and check the input for "
+              "extreme values.")
     if not math.isfinite(loss):
         raise FloatingPointError(
-            f"Training diverged: the loss became {loss} in epoch {epoch + 1}. Lower the "
-            "learning rate (or add warm-up epochs), and check the input for extreme values."
-        )
+            f"Training diverged: the loss became {loss} in epoch {epoch + 1}. {advice}")
+    if module is not None:
+        tensors = [*module.parameters(),
+                   *(b for b in module.buffers() if b.is_floating_point())]
+        # One device-to-host sync for the whole network, not one per tensor.
+        if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
+            raise FloatingPointError(
+                f"Training diverged: the weights became non-finite in epoch {epoch + 1}. "
+                f"{advice}")
 
 
 def _default_loss(logits, yb, idx):
@@ -195,7 +210,7 @@ def train_module(module, X, y, *, loss_fn=None, step=None, epochs=10, batch_size
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
             epoch_loss = _run_epoch(module, optimizer, step, Xt, yt, sampler, batch_size)
-            raise_if_diverged(epoch_loss, epoch)
+            raise_if_diverged(epoch_loss, epoch, module)
             scheduler.step()
             history["loss"].append(epoch_loss)
             history["lr"].append(epoch_lr)
