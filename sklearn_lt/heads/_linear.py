@@ -99,7 +99,7 @@ def fit_linear_head(X, y_enc, n_classes, *, C=1.0, class_weight=None, max_iter=1
     tol : float, default=1e-4
         Stop when the largest gradient component of the normalised objective is
         below ``tol`` (scikit-learn's ``LogisticRegression`` default). On the
-        14,886 x 128 Fashion-MNIST-LT features of ``benchmarks/bench_heads.py``,
+        14,886 x 128 Fashion-MNIST-LT features of ``benchmarks/bench_heads_quality.py``,
         1e-6 takes 4-6x the iterations and moves balanced test accuracy by
         less than 0.05 points.
     return_n_iter : bool, default=False
