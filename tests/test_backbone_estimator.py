@@ -55,6 +55,19 @@ def test_random_state_makes_cpu_runs_repeatable(blobs, tiny_backbone):
     assert not np.allclose(a, c)
 
 
+def test_a_huge_sampling_exponent_trains(blobs, tiny_backbone):
+    # Issue-8 regression: sampler=150.0 crashed with "invalid multinomial
+    # distribution" (n_j**150 overflowed); p_j is now formed in log space.
+    X, y = blobs
+    bb = tiny_backbone(sampler=150.0, max_epochs=2).fit(X, y)
+    counts = np.bincount(y).astype(np.float64)
+    logp = 150.0 * np.log(counts / counts.max())
+    expected = np.exp(logp) / np.exp(logp).sum()
+    sampler = bb.net_.iterator_train__sampler
+    np.testing.assert_allclose(sampler.class_probabilities(), expected, rtol=1e-12)
+    assert np.isfinite(bb.predict_proba(X)).all()
+
+
 def test_unfitted_backbone_refuses_inference(blobs):
     X, _ = blobs
     for method in ("transform", "predict", "predict_proba", "decision_function"):

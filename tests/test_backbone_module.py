@@ -5,7 +5,7 @@ import pytest
 from scipy.special import softmax
 
 from sklearn_lt import Backbone
-from sklearn_lt.nn import CropFlip, NormedLinear
+from sklearn_lt.nn import LOSSES, CropFlip, NormedLinear
 
 # float32's unit roundoff.
 U32 = np.finfo(np.float32).eps / 2
@@ -63,8 +63,7 @@ def test_03_input_scaling_follows_the_dtype_seen_at_fit(pixels, fit_dtype, predi
 
 
 # --------------------------------------------------------------------------- (7) joint head
-@pytest.mark.parametrize("loss", ["ce", "focal", "cb", "ldam", "ldam_drw", "logit_adjusted",
-                                  "balanced_softmax"])
+@pytest.mark.parametrize("loss", sorted(LOSSES))  # the registry: a new loss is covered
 def test_07_every_loss_trains_and_its_joint_head_reads_out_the_logits(blobs, tiny_backbone,
                                                                        loss):
     """(7) Old: for LDAM (cosine head) coef_/intercept_ did not reproduce decision_function."""
@@ -86,7 +85,7 @@ def test_07_every_loss_trains_and_its_joint_head_reads_out_the_logits(blobs, tin
     # differs from scipy's softmax by float64 rounding only.
     np.testing.assert_allclose(softmax(logits.astype(np.float64), axis=1), bb.predict_proba(X),
                                rtol=1e-12, atol=1e-15)
-    cosine = loss.startswith("ldam")
+    cosine = LOSSES[loss].head == "cosine"
     assert isinstance(bb.module_.head, NormedLinear) == cosine
     assert bb.logit_scale_ == (30.0 if cosine else 1.0)
     if cosine:

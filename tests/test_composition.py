@@ -50,6 +50,25 @@ def test_grid_search_over_tau_fits_backbone_once_per_split(digits_lt, tmp_path,
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
+def test_a_cached_backbone_with_random_state_none_is_the_first_draw(digits_lt, tmp_path):
+    # What the README says of Pipeline(memory=...): the cache key holds the
+    # parameters and the data, not randomness, so with random_state=None a
+    # second fit returns the first fit's model instead of a new draw.
+    X, y = digits_lt.X_train, digits_lt.y_train
+
+    def pipe(memory):
+        bb = Backbone(module="mlp", max_epochs=3, batch_size=64, lr=0.05,
+                      module__hidden=(16,), random_state=None)
+        return Pipeline([("feat", bb), ("clf", TauNormClassifier(tau=1.0))], memory=memory)
+
+    first = pipe(str(tmp_path)).fit(X, y)
+    again = pipe(str(tmp_path)).fit(X, y)
+    np.testing.assert_array_equal(again[0].transform(X), first[0].transform(X))
+    # Without the cache, random_state=None draws another network.
+    fresh = pipe(None).fit(X, y)
+    assert not np.allclose(fresh[0].transform(X), first[0].transform(X))
+
+
 @pytest.mark.data("fashion-mnist")
 def test_fashion_mnist_lt_end_to_end_small_cnn(data_dir):
     from sklearn_lt.datasets import load_fashion_mnist, make_long_tailed

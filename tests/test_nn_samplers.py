@@ -47,6 +47,17 @@ def test_power_sampler_class_frequencies(q):
     np.testing.assert_allclose(frequencies(sampler, y, 4), expected, atol=0.01)
 
 
+def test_power_sampler_with_a_huge_exponent_draws_the_largest_class():
+    # Issue-8 regression: n_j**200 overflowed float64 and gave NaN frequencies
+    # ("invalid multinomial distribution" in Backbone(sampler=150.0)).
+    y = np.repeat([0, 1], [50, 49])
+    sampler = PowerSampler(y, 200, num_samples=N_DRAWS, generator=gen(2))
+    p1 = (49 / 50) ** 200 / (1 + (49 / 50) ** 200)  # 0.0173
+    np.testing.assert_allclose(sampler.class_probabilities(), [1 - p1, p1], rtol=1e-12)
+    # 60,000 draws: standard error of the frequency 5e-4, the tolerance is 6 of them.
+    np.testing.assert_allclose(frequencies(sampler, y, 2), [1 - p1, p1], atol=3e-3)
+
+
 def test_class_aware_sampler_is_uniform_over_classes():
     y = labels()
     sampler = ClassAwareSampler(y, num_samples=N_DRAWS, generator=gen(2))
