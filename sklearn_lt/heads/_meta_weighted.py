@@ -112,7 +112,11 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     hidden_layer_sizes : tuple of int, default=()
         ``()``: a linear head; otherwise a small ReLU MLP with these widths.
     epochs : int, default=20
-        Stage-2 epochs in all.
+        Stage-2 epochs in all. With instance sampling (the paper's) an epoch
+        is ``n`` draws, not the class-aware ``K * max_j n_j`` of the other SGD
+        heads, so the same epoch count is fewer steps: on digits-LT (489
+        rows, batch 64) 10 epochs gave 86.2% balanced accuracy, 30 gave 91.8%
+        and 60 gave 92.1% (``benchmarks/README.md``).
     meta_epochs : int or None, default=None
         The last epochs, meta-weighted; the earlier ones use the plain loss.
         None: half of ``epochs`` (at least 1).
