@@ -49,7 +49,9 @@ def _demo(args):
     # The stage-2 SGD defaults are Kang et al.'s ImageNet-LT config (batch 512):
     # on 489 images that is 5 steps in 5 epochs, too few to move anything.
     # A class-aware epoch is K * max_j n_j = 1,440 draws here; batch 64 with the
-    # lr scaled linearly and 10 epochs gives about 230 steps.
+    # lr scaled linearly and 10 epochs gives about 230 steps. The meta-weighted
+    # head samples instances (the paper's): its epoch is 489 draws, so it gets
+    # 80 steps and trails the others here (its docstring gives budgets).
     catalog = heads.head_catalog(joint_head=(backbone.coef_, backbone.intercept_),
                                  sgd_params=dict(batch_size=64, lr=0.025, epochs=10),
                                  random_state=args.seed)
