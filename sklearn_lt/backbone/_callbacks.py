@@ -508,6 +508,7 @@ class TrainingCheckpoint(Callback):
             if name in extra["callbacks"]:
                 cb.load_state_dict(net, extra["callbacks"][name])
         self.resumed_from_ = extra["epochs_done"]
+        net.resumed_epochs_ = extra["epochs_done"]
 
     def on_train_end(self, net, **kwargs):
         # The run is complete: a later fit with the same folder starts afresh.

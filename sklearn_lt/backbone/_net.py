@@ -90,16 +90,19 @@ class LTNet(skorch.NeuralNet):
         if not self.initialized_:
             self.initialize()
         routing_method = fit_params.pop("_routing_method", "partial_fit")
+        # Set by TrainingCheckpoint when on_train_begin restores a run.
+        self.resumed_epochs_ = 0
         self.notify("on_train_begin", X=X, y=y)
         self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
         self.notify("on_train_end", X=X, y=y)
         return self
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        # max_epochs counts the whole run: a run resumed from a checkpoint (its
-        # history restored at on_train_begin) trains only the epochs it lacks.
+        # A run resumed from a checkpoint (history restored at on_train_begin)
+        # trains only the epochs it lacks; otherwise, as in skorch, max_epochs
+        # more (so partial_fit on a fitted net keeps training).
         if epochs is None:
-            epochs = max(self.max_epochs - len(self.history), 0)
+            epochs = max(self.max_epochs - getattr(self, "resumed_epochs_", 0), 0)
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
