@@ -125,15 +125,23 @@ def crt_speed(bb, X_train, y_train, epochs=10, reps=3, sgd=None):
     }
 
 
+# Sizes of the Backbone fits of the running search. The class lives at module
+# level: Pipeline(memory=...) hashes the step by pickling it, which needs an
+# importable class.
+_FITS = []
+
+
+class CountingBackbone(Backbone):
+    """A Backbone that records each fit in ``_FITS``."""
+
+    def fit(self, X, y):
+        _FITS.append(len(y))
+        return super().fit(X, y)
+
+
 def search_speed(X, y, backbone, taus, n_splits):
     """GridSearchCV over tau: cached pipeline (with and without head memory) vs naive."""
-    fits = []
-
-    class CountingBackbone(Backbone):
-        def fit(self, X, y):
-            fits.append(len(y))
-            return super().fit(X, y)
-
+    fits = _FITS
     out = {}
     cv = StratifiedKFold(n_splits, shuffle=True, random_state=0)
     with tempfile.TemporaryDirectory(prefix="bench_heads_pipe_") as tmp:
