@@ -141,25 +141,24 @@ class CountingBackbone(Backbone):
 
 def search_speed(X, y, backbone, taus, n_splits):
     """GridSearchCV over tau: cached pipeline (with and without head memory) vs naive."""
-    fits = _FITS
     out = {}
     cv = StratifiedKFold(n_splits, shuffle=True, random_state=0)
     with tempfile.TemporaryDirectory(prefix="bench_heads_pipe_") as tmp:
         variants = (("cached", tmp + "/pipe", None),
                     ("cached + head", tmp + "/pipe2", tmp + "/head"), ("naive", None, None))
         for label, memory, head_memory in variants:
-            fits.clear()
+            _FITS.clear()
             pipe = Pipeline([("feat", CountingBackbone(**backbone)),
                              ("clf", TauNormClassifier(memory=head_memory))], memory=memory)
             load = load_average()
             t0 = time.perf_counter()
             search = GridSearchCV(pipe, {"clf__tau": taus}, cv=cv,
                                   scoring=make_shot_scorer("all")).fit(X, y)
-            out[label] = {"seconds": time.perf_counter() - t0, "backbone_fits": len(fits),
+            out[label] = {"seconds": time.perf_counter() - t0, "backbone_fits": len(_FITS),
                           "best_tau": float(search.best_params_["clf__tau"]),
                           "best_cv_score": float(search.best_score_),
                           "load_average_at_start": load}
-            print(f"  {label}: {out[label]['seconds']:.1f}s, {len(fits)} backbone fits "
+            print(f"  {label}: {out[label]['seconds']:.1f}s, {len(_FITS)} backbone fits "
                   f"(load {load[0] if load else '?'})", flush=True)
     out["n_candidates"], out["n_splits"] = len(taus), n_splits
     out["ratio"] = out["naive"]["seconds"] / out["cached"]["seconds"]

@@ -30,6 +30,7 @@ from skorch.callbacks import Callback, LRScheduler
 from torch import nn
 
 from ..nn import MetaReweighting, SWAGPosterior, flat_parameters, lr_lambda, raise_if_diverged
+from ..nn._trainer import DIVERGENCE_ADVICE
 
 
 def _epoch(net):
@@ -326,8 +327,7 @@ def raise_if_outputs_diverged(net, X):
     if not bool(torch.isfinite(out).all()):
         raise FloatingPointError(
             f"Training diverged: the network's outputs on the training inputs are not finite "
-            f"after epoch {len(net.history)}. Lower the learning rate (or add warm-up "
-            "epochs), and check the input for extreme values.")
+            f"after epoch {len(net.history)}. {DIVERGENCE_ADVICE}")
 
 
 class MetaWeightedEpochs(Callback):

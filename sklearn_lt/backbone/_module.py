@@ -69,16 +69,19 @@ class LTModule(nn.Module):
             x = self.augment(x)
         return (x - self.mean) / self.std
 
+    def _raw_features(self, x):
+        return self.features(self.standardize(x))
+
     def embed(self, x):
         """The features the head reads (unit-norm rows for a cosine head)."""
-        z = self.features(self.standardize(x))
+        z = self._raw_features(x)
         return F.normalize(z, dim=1) if self.cosine_head else z
 
     def forward(self, x):
         """The head's output, what the training loss sees."""
         # The head reads the raw features: a cosine head normalises them itself
         # (normalising twice would change the training in the last bits).
-        return self.head(self.features(self.standardize(x)))
+        return self.head(self._raw_features(x))
 
     def logits(self, x):
         """The logits predictions use: ``forward(x)`` times ``logit_scale``."""

@@ -102,7 +102,7 @@ class LTNet(skorch.NeuralNet):
         # trains only the epochs it lacks; otherwise, as in skorch, max_epochs
         # more (so partial_fit on a fitted net keeps training).
         if epochs is None:
-            epochs = max(self.max_epochs - getattr(self, "resumed_epochs_", 0), 0)
+            epochs = max(self.max_epochs - self.resumed_epochs_, 0)
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def train_step_single(self, batch, **fit_params):

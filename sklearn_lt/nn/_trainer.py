@@ -35,6 +35,11 @@ from ._schedule import lr_lambda
 __all__ = ["raise_if_diverged", "train_module"]
 
 
+# What every divergence error tells the user to do (both stages, loss and outputs).
+DIVERGENCE_ADVICE = ("Lower the learning rate (or add warm-up epochs), and check the input for "
+                     "extreme values.")
+
+
 def raise_if_diverged(loss, epoch, module=None):
     """Stop training whose loss or weights are no longer finite (one message for both stages).
 
@@ -57,8 +62,7 @@ def raise_if_diverged(loss, epoch, module=None):
     FloatingPointError
         If ``loss`` is NaN or infinite, or a weight of ``module`` is.
     """
-    advice = ("Lower the learning rate (or add warm-up epochs), and check the input for "
-              "extreme values.")
+    advice = DIVERGENCE_ADVICE
     if not math.isfinite(loss):
         raise FloatingPointError(
             f"Training diverged: the loss became {loss} in epoch {epoch + 1}. {advice}")
