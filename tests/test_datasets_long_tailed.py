@@ -114,11 +114,19 @@ def test_class_order_sets_head_and_string_labels():
     assert _counts(y_lt, order) == _formula(100, 4, 10)
 
 
-def test_n_max_defaults_to_smallest_class_and_is_checked():
+def test_n_max_defaults_to_the_largest_head_the_classes_allow_and_is_checked():
     y = np.repeat([0, 1, 2], [80, 120, 60])
     X = np.zeros((y.shape[0], 2))
+    # Ratios 1, 1/2, 1/4: the head (80) binds, the others have room to spare.
     _, y_lt = make_long_tailed(X, y, 4)
-    assert _counts(y_lt, range(3)) == _formula(60, 3, 4)  # [60, 30, 15]
+    assert _counts(y_lt, range(3)) == _formula(80, 3, 4)  # [80, 40, 20]
+    # Here the middle class binds: 50 / (1/2) = 100 < 120 of the head.
+    y2 = np.repeat([0, 1, 2], [120, 50, 60])
+    _, y_lt = make_long_tailed(np.zeros((y2.shape[0], 2)), y2, 4)
+    assert _counts(y_lt, range(3)) == [100, 50, 25]
+    # Step profile: the head half keeps the smallest head-half size.
+    _, y_lt = make_long_tailed(np.zeros((y2.shape[0], 2)), y2, 4, "step", class_order=[0, 2, 1])
+    assert _counts(y_lt, [0, 2, 1]) == [120, 30, 30]
     _, y_lt = make_long_tailed(X, y, 4, n_max=80)
     assert _counts(y_lt, range(3)) == [80, 40, 20]
     with pytest.raises(ValueError, match=r"n_max=81 exceeds the 80 samples of the head class 0"):

@@ -95,8 +95,11 @@ def load_digits_lt(*, imbalance_factor=20, n_test_per_class=30, profile="exponen
     test_idx = np.sort(np.concatenate(test_idx))
     pool_idx = np.setdiff1d(np.arange(y.shape[0]), test_idx)
 
+    # The head is the smallest pool (144 with the defaults), as documented;
+    # make_long_tailed's own default would keep more of digit 0.
+    n_max = int(np.unique(y[pool_idx], return_counts=True)[1].min())
     _, _, kept = make_long_tailed(
-        X[pool_idx], y[pool_idx], imbalance_factor, profile,
+        X[pool_idx], y[pool_idx], imbalance_factor, profile, n_max=n_max,
         random_state=rng, return_indices=True,
     )
     train_idx = pool_idx[kept]

@@ -136,8 +136,10 @@ def make_long_tailed(
     profile : {"exponential", "step"}, default="exponential"
         Shape of the class-size curve (see above).
     n_max : int, default=None
-        Size of the head class. Defaults to the smallest class size available,
-        so that every class can supply its share.
+        Size of the head class. Defaults to the largest head that every class
+        can supply its share of: the head class keeps all its samples when
+        the others have enough (MNIST's head, digit 0, keeps its 5,923), and
+        on a balanced set (CIFAR, Fashion-MNIST) it is the class size.
     class_order : array-like of shape (n_classes,), default=None
         Labels from head to tail; it must hold each label of ``y`` exactly once.
         Defaults to the sorted unique labels, as in the CIFAR-LT protocol.
@@ -252,11 +254,28 @@ def _class_order(labels, class_order):
     return np.searchsorted(labels, class_order)
 
 
+def _largest_n_max(available, imbalance_factor, profile):
+    """The largest head size whose profile every class (in order) can supply."""
+    n_classes = available.shape[0]
+    k = np.arange(n_classes)
+    if profile == "exponential":
+        ratio = float(imbalance_factor) ** (-k / (n_classes - 1))
+    else:
+        ratio = np.where(k < n_classes // 2, 1.0, 1.0 / imbalance_factor)
+    n_max = int(np.min(available / ratio))
+    # int() of the profile may round a product up to the next integer when the
+    # division above landed a hair below it; step down until it fits.
+    while n_max > 1 and np.any(
+            _long_tailed_counts(n_max, n_classes, imbalance_factor, profile) > available):
+        n_max -= 1
+    return n_max
+
+
 def _checked_counts(labels, available, order, imbalance_factor, profile, n_max):
     """Class sizes of the protocol, checked against what each class can supply."""
     names = labels.tolist()  # plain Python values read better in messages than np.int64(3)
     if n_max is None:
-        n_max = int(available.min())
+        n_max = _largest_n_max(available[order], imbalance_factor, profile)
     if n_max > available[order[0]]:
         raise ValueError(
             f"n_max={n_max} exceeds the {available[order[0]]} samples of the head "
