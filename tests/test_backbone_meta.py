@@ -67,7 +67,8 @@ def test_meta_errors(data):
     X, y = data
     with pytest.raises(ValueError, match="too few in class"):
         _bb(meta_dev_size=24).fit(X, y)
-    with pytest.raises(ValueError, match="only used with meta_epochs"):
-        _bb(meta_epochs=0).fit(X, y, X_dev=X[:3], y_dev=y[:3])
+    # Without meta epochs a development set is the validation set (it was refused).
+    bb = _bb(meta_epochs=0, max_epochs=2).fit(X, y, X_dev=X[:3], y_dev=y[:3])
+    assert "valid_bal_acc" in bb.history_[-1]
     with pytest.raises(ValueError, match="exceeds max_epochs"):
         _bb(meta_epochs=7).fit(X, y)

@@ -26,7 +26,9 @@ def test_images_uint8_cnn_and_augmentation():
     # grey (N, H, W) images get a channel axis
     Xg = rng.randint(0, 255, size=(40, 28, 28), dtype=np.uint8)
     bb2 = Backbone(module="auto", max_epochs=1, batch_size=16, random_state=0).fit(Xg, y)
-    assert bb2.input_shape_ == (1, 28, 28) and bb2.module_.augment is None
+    assert bb2.input_shape_ == (1, 28, 28)
+    # grey images are cropped, not flipped (a flip changes a digit)
+    assert not bb2.module_.augment.flip and bb2.module_.augment.padding == 4
     with pytest.raises(ValueError, match="shape"):
         bb2.transform(X[:, :1, :28, :27])
     crop = Backbone(module="cnn", max_epochs=1, batch_size=16, random_state=0,

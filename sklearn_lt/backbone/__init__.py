@@ -9,10 +9,11 @@ cached features and may reuse the joint head (``coef_``, ``intercept_``).
 The package is split by concern: ``_estimator`` (parameters, validation,
 ``fit`` as named steps, inference), ``_module`` (the torch module: input
 scaling, augmentation, features, head), ``_net`` (the skorch net and its
-in-memory batch iterator) and ``_callbacks`` (one skorch callback per job of
-the recipe).
+in-memory batch iterator), ``_callbacks`` (one skorch callback per job of
+the recipe) and ``_recipes`` (named settings, :data:`RECIPES`).
 """
 
 from ._estimator import Backbone
+from ._recipes import RECIPES, recipe_params
 
-__all__ = ["Backbone"]
+__all__ = ["RECIPES", "Backbone", "recipe_params"]

@@ -14,6 +14,8 @@ phase) is one more callback or a subclass, not an edit of a monolith:
 - :class:`BatchAccuracy` counts accuracy from the logits skorch already has;
 - :class:`Throughput` records images per second;
 - :class:`DivergenceCheck` stops a run whose loss is no longer finite;
+- :class:`BestEpoch` stops when validation balanced accuracy stalls and
+  restores the best epoch (skorch's ``EarlyStopping``);
 - :class:`MetaWeightedEpochs` switches the last epochs to meta-weighted steps;
 - :class:`TrainingCheckpoint` saves each epoch's end and resumes from it.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from torch import nn
 
 from ..nn import MetaReweighting, SWAGPosterior, flat_parameters, lr_lambda, raise_if_diverged
@@ -300,6 +302,35 @@ class Throughput(Callback):
     def on_epoch_end(self, net, **kwargs):
         elapsed = max(time.perf_counter() - self.t0_, 1e-9)
         net.history.record("img_per_s", self.n_seen_ / elapsed)
+
+
+class BestEpoch(EarlyStopping):
+    """skorch's ``EarlyStopping`` on ``valid_bal_acc``, restoring the best epoch's weights.
+
+    skorch signals the stop with ``KeyboardInterrupt``, which LTNet lets
+    propagate (a real interrupt must not end as a finished fit). This
+    callback instead sets ``net.stop_training_``: LTNet ends the loop once
+    every callback (the log line, the checkpoint) has seen the epoch, and the
+    fit finishes normally, restoring the best weights.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before stopping.
+    """
+
+    def __init__(self, patience):
+        # threshold 0: any gain counts (one more image right on a tail class).
+        super().__init__(monitor="valid_bal_acc", patience=patience, threshold=0.0,
+                         threshold_mode="abs", lower_is_better=False, load_best=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        try:
+            super().on_epoch_end(net, **kwargs)
+        except KeyboardInterrupt:
+            if self.misses_ < self.patience:
+                raise  # not this callback's stop
+            net.stop_training_ = True
 
 
 class DivergenceCheck(Callback):

@@ -3,6 +3,7 @@
 import copy
 import numbers
 import os
+import warnings
 from dataclasses import dataclass
 
 import joblib
@@ -29,6 +30,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 
+from ..exceptions import ScheduleWarning
 from ..nn import (
     LOSS_NAMES,
     CropFlip,
@@ -39,7 +41,7 @@ from ..nn import (
     make_sampler,
     meta_class_weights,
 )
-from ..utils import check_long_tailed_targets, resolve_device
+from ..utils import check_long_tailed_targets, resolve_device, thread_limit
 from ..utils._sampling import SAMPLER_CONSTRAINT
 from ..utils._validation import balanced_holdout_indices, input_attributes_restored_on_error
 from . import _callbacks as cb
@@ -67,7 +69,9 @@ class _Recipe:
     swa_start: object  # int or None
     swa_lr: float
     milestones: tuple
+    warmup: int
     augment: str
+    padding: int
     device: torch.device
     amp: bool
     channels_last: bool
@@ -105,8 +109,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         SGD momentum.
     weight_decay : float, default=2e-4
         SGD weight decay.
-    warmup_epochs : int, default=5
-        Linear warm-up from ``lr/warmup_epochs`` to ``lr``.
+    warmup_epochs : "auto" or int, default="auto"
+        Linear warm-up from ``lr/warmup_epochs`` to ``lr``. ``"auto"`` scales
+        it with the run: 2.5% of ``max_epochs``, rounded, at least 1 (Cao et
+        al.'s 5 of 200; 2 of 60; 1 of 15). A warm-up that the epoch count
+        cannot accommodate raises a :class:`~sklearn_lt.exceptions.ScheduleWarning`.
     lr_schedule : {"step", "cosine", "constant"}, default="step"
         Decay after the warm-up (:func:`sklearn_lt.nn.lr_lambda`, applied by
         torch's ``LambdaLR`` through skorch's ``LRScheduler``).
@@ -133,9 +140,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         effective-number weights (beta=0.9999). ``"auto"`` = 80% of the epochs;
         ``loss="ldam_drw"`` implies ``"auto"`` when left None.
     augment : {"auto", "crop_flip", "crop", "none"}, default="auto"
-        Random crop with 4-pixel zero padding (+ horizontal flip), done on
-        tensors on the training device. ``"auto"``: crop+flip for 3-channel
-        images, none otherwise (flips change the meaning of digits).
+        Random crop with zero padding of 1/8 of the image side (4 pixels at
+        28 and 32 px; + horizontal flip), done on tensors on the training
+        device. ``"auto"``: crop+flip for 3-channel images, crop alone for
+        1-channel ones (a flip changes the meaning of digits and letters; on
+        Fashion-MNIST-LT crop alone was also the better of the two), none for
+        tabular input.
     swa : bool, default=False
         Stochastic weight averaging (Izmailov et al., 2018): from ``swa_start``
         the lr is held at ``swa_lr`` and weights are averaged each epoch; BN
@@ -204,7 +214,20 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         Fraction held out, stratified, for validation: the sampler draws from
         the rest only, and ``history_`` records ``valid_loss``, ``valid_acc``
         and ``valid_bal_acc`` per epoch. Every class keeps at least one
-        training sample. None: no split, so no tail sample is lost.
+        training sample. None: no split, so no tail sample is lost; a
+        validation set can instead be passed to ``fit`` as ``X_dev, y_dev``
+        (a balanced one, as ImageNet-LT's 20 images per class, measures
+        balanced accuracy best).
+    early_stopping : None or int, default=None
+        Patience, in epochs, on the validation balanced accuracy
+        (``valid_bal_acc``, from ``train_split`` or ``X_dev``): training stops
+        after that many epochs without improvement, and in any case the
+        weights of the best epoch are restored at the end (skorch's
+        ``EarlyStopping`` with ``load_best``). ``best_epoch_`` says which.
+        Use ``max_epochs`` as the patience for best-epoch restore alone.
+        None: the last epoch's weights. Not with ``swa``/``swag``, which
+        average epochs instead of picking one. A fit resumed from a
+        ``checkpoint`` starts counting patience afresh.
     device : str, default="auto"
         ``"auto"`` uses CUDA when present.
     amp : bool or "auto", default="auto"
@@ -216,6 +239,13 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     random_state : int, RandomState or None, default=None
         Seeds initialisation, sampling, augmentation, dropout and the
         validation split; CPU runs with an int are repeatable.
+    n_threads : int or None, default=None
+        Torch (and BLAS) threads while fitting and predicting
+        (:func:`~sklearn_lt.utils.thread_limit`); None keeps torch's setting,
+        one thread per core. Lower it when other work shares the machine:
+        next to one busy process, 2-thread torch was seen running about 5x
+        slower than 1 thread on a 2-core machine, as the threads wait for
+        each other.
     verbose : int, default=0
         One line per epoch (loss, train accuracy, lr, images/s, time).
     **kwargs
@@ -249,6 +279,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     net_ : skorch.NeuralNet
         The fitted skorch net; ``net_.history`` holds per-epoch loss, lr,
         train accuracy and timing.
+    best_epoch_ : int
+        The epoch (from 1) whose weights were kept: the best validation
+        balanced accuracy with ``early_stopping``, else the last one.
 
     Examples
     --------
@@ -268,7 +301,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "warmup_epochs": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"step", "cosine", "constant"})],
         "milestones": [StrOptions({"auto"}), tuple, list],
         "lr_decay": [Interval(numbers.Real, 0, 1, closed="right")],
@@ -292,24 +325,26 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "meta_eps_lr": [Interval(numbers.Real, 0, None, closed="left")],
         "checkpoint": [None, str, os.PathLike],
         "train_split": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+        "early_stopping": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "amp": ["boolean", StrOptions({"auto"})],
         "channels_last": ["boolean", StrOptions({"auto"})],
         "predict_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
     }
 
     def __init__(self, module="auto", *, max_epochs=200, batch_size=128, lr=0.1,
-                 momentum=0.9, weight_decay=2e-4, warmup_epochs=5, lr_schedule="step",
+                 momentum=0.9, weight_decay=2e-4, warmup_epochs="auto", lr_schedule="step",
                  milestones="auto", lr_decay=0.01, sampler="instance", loss="ce",
                  drw_epoch=None, augment="auto", swa=False, swa_start="auto",
                  swa_lr="auto", swa_snapshots_per_epoch=1, swag=False, swag_rank=20,
                  swag_samples=10, swag_scale=0.5, swag_bn_size=None, meta_epochs=0,
                  meta_dev_size=10, meta_beta=0.9999, meta_eps_lr=0.01, checkpoint=None,
-                 train_split=None, device="auto", amp="auto",
+                 train_split=None, early_stopping=None, device="auto", amp="auto",
                  channels_last="auto", predict_batch_size=1024, random_state=None,
-                 verbose=0, **kwargs):
+                 n_threads=None, verbose=0, **kwargs):
         self.module = module
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -339,17 +374,54 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.meta_eps_lr = meta_eps_lr
         self.checkpoint = checkpoint
         self.train_split = train_split
+        self.early_stopping = early_stopping
         self.device = device
         self.amp = amp
         self.channels_last = channels_last
         self.predict_batch_size = predict_batch_size
         self.random_state = random_state
+        self.n_threads = n_threads
         self.verbose = verbose
         # Routed parameters are stored as given in one private dict (names are
         # checked in fit: sklearn validates nothing in __init__) and read
         # through __getattr__, so that they are parameters but not attributes
         # set in __init__.
         self._routed_params = dict(kwargs)
+
+    @classmethod
+    def from_recipe(cls, name, **params):
+        """A Backbone with the settings of a named recipe, ``params`` overriding them.
+
+        Parameters
+        ----------
+        name : {"cifar_lt", "imagenet_lt", "small"}
+            ``"cifar_lt"``: Cao et al.'s 200-epoch ResNet-32 recipe (the
+            defaults); ``"imagenet_lt"``: Kang et al.'s 90-epoch ResNet-10
+            stage 1; ``"small"``: a 3-block CNN, 60 epochs, cosine, weight
+            decay 5e-4 and crop augmentation, measured here for small images
+            on a CPU.
+            :data:`sklearn_lt.backbone.RECIPES` holds each one's values and
+            source.
+        **params
+            Any Backbone parameter, replacing the recipe's value (warm-up and
+            milestones left at ``"auto"`` scale with an overridden
+            ``max_epochs``).
+
+        Returns
+        -------
+        backbone : Backbone
+            An unfitted estimator; ``get_params`` shows every value.
+
+        Examples
+        --------
+        >>> from sklearn_lt import Backbone
+        >>> bb = Backbone.from_recipe("small", max_epochs=30, random_state=0)
+        >>> bb.max_epochs, bb.lr_schedule, bb.weight_decay
+        (30, 'cosine', 0.0005)
+        """
+        from ._recipes import recipe_params
+
+        return cls(**{**recipe_params(name), **params})
 
     # -- skorch-style routed parameters -------------------------------------
     def __getattr__(self, name):
@@ -470,8 +542,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         y : array-like of shape (n_samples,)
             Class labels; every class needs at least 2 samples.
         X_dev : array-like, default=None
-            With ``meta_epochs``: a balanced development set, same layout as
-            ``X`` (``meta_dev_size`` per class is carved from ``X`` otherwise).
+            A held-out development set, same layout as ``X``, best balanced.
+            It is the validation set (``valid_*`` columns of ``history_``,
+            ``early_stopping``) unless ``train_split`` makes one, and with
+            ``meta_epochs`` the meta-weighting's development set
+            (``meta_dev_size`` per class is carved from ``X`` otherwise).
         y_dev : array-like of shape (n_dev,), default=None
             Its labels.
 
@@ -481,7 +556,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             The fitted estimator.
         """
         self._check_routed_params()
-        with input_attributes_restored_on_error(self):
+        with input_attributes_restored_on_error(self), thread_limit(self.n_threads):
             return self._fit(X, y, X_dev, y_dev)
 
     def _fit(self, X, y, X_dev, y_dev):
@@ -498,8 +573,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             module = self._build_module(X, counts, recipe, recipe.loss.logit_scale(criterion))
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
             Xt, yt = _to_device(X, y_enc, recipe.device)
-            valid_data = None if valid is None else Dataset(Xt[valid], yt[valid])
-            meta = self._meta_callback(dev, y_enc[train], recipe, seed) if dev else None
+            valid_data = self._valid_data(Xt, yt, valid, dev, recipe)
+            meta = (self._meta_callback(dev, y_enc[train], recipe, seed)
+                    if self.meta_epochs else None)
             fingerprint = self._fingerprint(X, y_enc) if self.checkpoint is not None else None
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
                                   valid_data, meta, fingerprint)
@@ -512,6 +588,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         # Only now, with training done, assign fitted state: a failed fit leaves
         # a previously fitted model intact.
         self._set_fitted(net, classes, counts, X.shape[1:], recipe)
+        stopper = dict(net.callbacks_).get("early_stopping")
+        self.best_epoch_ = int(stopper.best_epoch_) if stopper else len(net.history)
         self._set_stochastic(swag, X)
         self._set_meta(meta, dev)
         return self
@@ -520,13 +598,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         """The development set of the meta epochs: given, or carved from ``X``."""
         if (X_dev is None) != (y_dev is None):
             raise ValueError("Pass both X_dev and y_dev, or neither.")
-        if self.meta_epochs == 0:
-            if X_dev is not None:
-                raise ValueError("X_dev is only used with meta_epochs > 0.")
-            return None
         if self.meta_epochs > self.max_epochs:
             raise ValueError(f"meta_epochs={self.meta_epochs} exceeds max_epochs="
                              f"{self.max_epochs}.")
+        if X_dev is None and self.meta_epochs == 0:
+            return None
         if X_dev is None:
             rest, rows = balanced_holdout_indices(y_enc, self.meta_dev_size,
                                                   random_state=self.random_state,
@@ -545,6 +621,27 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             raise ValueError(f"y_dev must hold {len(X_dev)} labels among {classes.tolist()}; "
                              f"unknown: {unknown.tolist()}.")
         return {"rows": None, "X": X_dev, "y": np.searchsorted(classes, y_dev)}
+
+    def _valid_data(self, Xt, yt, valid, dev, recipe):
+        """The validation set: the ``train_split`` rows, else a given ``X_dev``."""
+        given = dev is not None and dev["rows"] is None
+        if valid is not None and given and self.meta_epochs == 0:
+            raise ValueError("Both train_split and X_dev would be the validation set; "
+                             "pass one of them.")
+        if valid is not None:
+            data = Dataset(Xt[valid], yt[valid])
+        elif given:
+            data = Dataset(*_to_device(dev["X"], dev["y"], recipe.device))
+        else:
+            data = None
+        if self.early_stopping is not None:
+            if data is None:
+                raise ValueError("early_stopping needs validation data: set train_split, or "
+                                 "pass a held-out X_dev, y_dev to fit.")
+            if recipe.swa_start is not None:
+                raise ValueError("early_stopping restores the best epoch, while swa/swag "
+                                 "average epochs; use one of them.")
+        return data
 
     def _meta_callback(self, dev, y_train, recipe, seed):
         counts = np.bincount(y_train, minlength=int(y_train.max()) + 1)
@@ -581,17 +678,21 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         is_image = X.ndim == 4
         augment = self.augment or "none"
         if augment == "auto":
-            augment = "crop_flip" if is_image and X.shape[1] == 3 else "none"
+            augment = "none" if not is_image else "crop_flip" if X.shape[1] == 3 else "crop"
         if augment != "none" and not is_image:
             raise ValueError(f"augment={self.augment!r} needs image input (N, C, H, W); got 2-D X.")
         device = resolve_device(self.device)
         cuda = device.type == "cuda"
+        milestones = tuple(self._resolve(self.milestones, (int(0.8 * T), int(0.9 * T))))
+        warmup = self._resolve(self.warmup_epochs, max(1, round(0.025 * T)))
+        _warn_if_schedule_misfits(T, warmup, self.lr_schedule, milestones)
         return _Recipe(
             loss=spec, epochs=T,
             drw_epoch=drw_epoch if drw_epoch is not None and drw_epoch < T else None,
             swa_start=swa_start, swa_lr=self._resolve(self.swa_lr, self.lr / 2),
-            milestones=tuple(self._resolve(self.milestones, (int(0.8 * T), int(0.9 * T)))),
-            augment=augment, device=device,
+            milestones=milestones, warmup=warmup, augment=augment,
+            # 1/8 of the side: the CIFAR 4 pixels at 32 px, 1 pixel on 8x8 digits.
+            padding=max(1, round(min(X.shape[-2:]) / 8)) if is_image else 0, device=device,
             amp=cuda if self.amp == "auto" else bool(self.amp),
             channels_last=is_image and (cuda if self.channels_last == "auto"
                                         else bool(self.channels_last)),
@@ -614,7 +715,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         std = X.std(axis=axes, dtype=np.float64) / divisor
         std = np.where(std > 1e-8, std, 1.0)
         shape = (1, -1, 1, 1) if is_image else (1, -1)
-        augment = (CropFlip(padding=4, flip=recipe.augment == "crop_flip")
+        augment = (CropFlip(padding=recipe.padding, flip=recipe.augment == "crop_flip")
                    if recipe.augment != "none" else None)
         module = LTModule(
             features, len(counts), input_divisor=divisor, mean=mean.reshape(shape),
@@ -652,7 +753,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     def _fingerprint(self, X, y_enc):
         """Identifies a run for its checkpoint: parameters that shape training, and data."""
         ignored = {"checkpoint", "verbose", "device", "amp", "channels_last",
-                   "predict_batch_size"}
+                   "predict_batch_size", "n_threads"}
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
         return joblib.hash((params, X, y_enc))
 
@@ -663,7 +764,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         callbacks = [] if checkpoint is None else [("checkpoint", checkpoint)]
         callbacks += [
             ("lr", cb.lr_scheduler(self.lr, recipe.epochs, schedule=self.lr_schedule,
-                                   warmup_epochs=self.warmup_epochs,
+                                   warmup_epochs=recipe.warmup,
                                    milestones=recipe.milestones, decay=self.lr_decay,
                                    swa_start=recipe.swa_start, swa_lr=recipe.swa_lr)),
             ("sampler_epoch", cb.SamplerEpoch(sampler)),
@@ -687,6 +788,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         if self.verbose:
             callbacks.append(("print_log", PrintLog(
                 keys_ignored=["train_batch_count", "valid_batch_count"])))
+        if self.early_stopping is not None:
+            # Last: its stop ends the epoch's callbacks, so the row is logged
+            # and checkpointed first ("accuracy" recorded valid_bal_acc).
+            callbacks.append(("early_stopping", cb.BestEpoch(self.early_stopping)))
         return callbacks
 
     def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data, meta=None,
@@ -747,7 +852,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         amp = self.net_.amp and device.type == "cuda"
         out = []
         self.module_.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), thread_limit(getattr(self, "n_threads", None)):
             for i in range(0, len(X), self.predict_batch_size):
                 xb = np.ascontiguousarray(X[i:i + self.predict_batch_size])
                 xb = torch.from_numpy(xb).to(device)
@@ -936,6 +1041,28 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         """Per-epoch training history (list of dicts) of the skorch net."""
         check_is_fitted(self)
         return self.net_.history
+
+
+def _warn_if_schedule_misfits(epochs, warmup, schedule, milestones):
+    """Warn when the learning-rate schedule does not fit ``epochs`` (ScheduleWarning)."""
+    problems = []
+    # A 1-epoch warm-up starts at the peak ((t + 1) / 1): nothing to misfit.
+    if warmup < 2:
+        pass
+    elif warmup >= epochs:
+        problems.append(f"training ends inside the {warmup}-epoch warm-up, so the lr never "
+                        "reaches its peak")
+    elif warmup > epochs / 4:
+        problems.append(f"the warm-up takes {warmup} of the {epochs} epochs")
+    late = [m for m in milestones if m >= epochs] if schedule == "step" else []
+    if late:
+        problems.append(f"milestone(s) {late} lie at or past the last epoch and never apply")
+    if problems:
+        warnings.warn(
+            f"The lr schedule does not fit max_epochs={epochs}: {'; '.join(problems)}. "
+            "Leave warmup_epochs and milestones at 'auto', which scale with max_epochs, or "
+            "start from a named recipe (Backbone.from_recipe).",
+            ScheduleWarning, stacklevel=6)
 
 
 def _has_batch_norm(module):

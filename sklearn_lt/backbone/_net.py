@@ -50,6 +50,10 @@ class BatchIterator:
             yield xb, yb
 
 
+class _StopTraining(Exception):
+    """Ends ``fit_loop`` after the epoch in which a callback set ``stop_training_``."""
+
+
 class LTNet(skorch.NeuralNet):
     """skorch net with mixed precision and channels-last inference.
 
@@ -93,9 +97,20 @@ class LTNet(skorch.NeuralNet):
         # Set by TrainingCheckpoint when on_train_begin restores a run.
         self.resumed_epochs_ = 0
         self.notify("on_train_begin", X=X, y=y)
-        self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
+        self.stop_training_ = False
+        try:
+            self.fit_loop(X, y, _routing_method=routing_method, **fit_params)
+        except _StopTraining:
+            pass  # a callback asked to stop: finish as a completed fit
         self.notify("on_train_end", X=X, y=y)
         return self
+
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        # Checked once every callback has seen the epoch (skorch keeps PrintLog
+        # last), so an early stop still logs and checkpoints its final epoch.
+        if method_name == "on_epoch_end" and getattr(self, "stop_training_", False):
+            raise _StopTraining
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # A run resumed from a checkpoint (history restored at on_train_begin)

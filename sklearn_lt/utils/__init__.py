@@ -1,11 +1,11 @@
-"""Shared helpers: validation of long-tailed targets, the sampling vocabulary, torch device/seed."""
+"""Shared helpers: long-tailed targets, sampling vocabulary, torch device, seed and threads."""
 
 from ._sampling import (
     class_epoch_length,
     power_class_probabilities,
     sampler_exponent,
 )
-from ._torch import resolve_device, torch_generator
+from ._torch import resolve_device, thread_limit, torch_generator
 from ._validation import check_long_tailed_targets, class_counts_of
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "power_class_probabilities",
     "resolve_device",
     "sampler_exponent",
+    "thread_limit",
     "torch_generator",
 ]

@@ -1,4 +1,6 @@
-"""Torch device and random-generator helpers."""
+"""Torch device, random-generator and thread helpers."""
+
+import contextlib
 
 import numpy as np
 import torch
@@ -56,3 +58,48 @@ def torch_generator(random_state):
     g = torch.Generator()
     g.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
     return g
+
+
+@contextlib.contextmanager
+def thread_limit(n_threads):
+    """Run a block with at most ``n_threads`` torch and BLAS/OpenMP threads.
+
+    torch's intra-op pool and the BLAS under numpy/scipy each default to one
+    thread per core. Next to another busy process (a second fit, a data
+    loader, a notebook kernel) that oversubscribes the cores: 2-thread torch
+    was seen running about 5x slower than 1 thread on a 2-core machine.
+    Capping the threads per process is the fix. The previous settings are restored
+    on exit, also when the block raises.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Threads for the block; ``None`` changes nothing.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.utils import thread_limit
+    >>> before = torch.get_num_threads()
+    >>> with thread_limit(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if n_threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        with threadpool_limits(limits=int(n_threads)):
+            yield
+    finally:
+        torch.set_num_threads(previous)
