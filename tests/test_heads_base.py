@@ -121,3 +121,31 @@ def test_a_head_without_declared_constraints_can_be_fitted():
                     "intercept_": np.log(counts / counts.sum())}
 
     assert Bare().fit(X3, Y3).predict(X3[:1]).tolist() == ["a"]
+
+
+def test_every_head_limits_threads_while_fitting_and_restores_them(skewed, monkeypatch):
+    import torch
+
+    from sklearn_lt.heads import head_catalog
+    from sklearn_lt.utils import _torch
+
+    X, y, _, _ = skewed
+    seen = []
+    real = _torch.thread_limit
+
+    def spy(n):
+        seen.append(n)
+        return real(n)
+
+    monkeypatch.setattr("sklearn_lt.heads._base.thread_limit", spy)
+    before = torch.get_num_threads()
+    for label, head in head_catalog(random_state=0):
+        if label == "SRepr":
+            continue  # needs stochastic representations; its fit path is BaseHead's too
+        seen.clear()
+        head.set_params(n_threads=2)
+        if "batch_size" in head.get_params():
+            head.set_params(batch_size=64, epochs=2)
+        head.fit(X, y)
+        assert seen == [2], label
+        assert torch.get_num_threads() == before

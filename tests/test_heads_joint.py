@@ -39,7 +39,7 @@ def test_joint_head_from_tuple_and_from_fitted_estimator(iris):
                                random_state=0).fit(X, labels)
     np.testing.assert_array_equal(from_obj.joint_coef_, lr.coef_)
     np.testing.assert_array_equal(from_obj.scales_, from_tuple.scales_)
-    assert from_obj.n_iter_ == 0
+    assert from_obj.joint_n_iter_ == 0  # LWS: n_iter_ counts its own epochs
     assert set(from_obj.predict(X)) <= set(labels)
     # Stored copies: changing the source afterwards has no effect.
     source = lr.coef_.copy()

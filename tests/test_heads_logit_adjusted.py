@@ -1,5 +1,7 @@
 """Post-hoc logit adjustment: ``logits - tau * log(prior)`` (Menon et al., 2021)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,24 @@ def test_logit_adjustment_binary_decision_and_reused_joint_head(joint):
     # Two classes: scikit-learn's convention, score of classes_[1] minus classes_[0].
     np.testing.assert_allclose(clf.decision_function(X), z[:, 1] - z[:, 0])
     np.testing.assert_array_equal(clf.predict(X), (z[:, 1] > z[:, 0]).astype(int))
+
+
+def test_adjusting_a_prior_aware_backbone_again_warns(tiny_backbone, blobs):
+    # Audit of a new user's first hour: post-hoc LA on a logit-adjusted
+    # backbone subtracted the prior twice, silently.
+    from sklearn_lt.exceptions import DoubleAdjustmentWarning
+
+    X, y = blobs
+    for loss in ("logit_adjusted", "balanced_softmax"):
+        bb = tiny_backbone(max_epochs=2, loss=loss).fit(X, y)
+        Z = bb.transform(X)
+        with pytest.warns(DoubleAdjustmentWarning, match=f"loss='{loss}', which already"):
+            LogitAdjustedClassifier(joint_head=bb).fit(Z, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DoubleAdjustmentWarning)
+            LogitAdjustedClassifier(tau=0.0, joint_head=bb).fit(Z, y)  # nothing subtracted
+            LogitAdjustedClassifier().fit(Z, y)  # its own joint head: corrected once
+    ce = tiny_backbone(max_epochs=2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DoubleAdjustmentWarning)
+        LogitAdjustedClassifier(joint_head=ce).fit(ce.transform(X), y)

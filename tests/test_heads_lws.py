@@ -22,3 +22,15 @@ def test_lws_scales_move_tail_up_and_keep_joint_head(skewed):
                           random_state=0).fit(X, y)
     np.testing.assert_array_equal(again.scales_, f)
     assert len(lws.loss_curve_) == 30
+
+
+def test_n_iter_counts_epochs_like_every_sgd_head(skewed):
+    # n_iter_ meant L-BFGS iterations of the joint head here and epochs for
+    # cRT-SGD; now every SGD-trained head counts its epochs.
+    X, y, _, _ = skewed
+    lws = LWSClassifier(epochs=7, batch_size=64, lr=0.05, random_state=0).fit(X, y)
+    assert lws.n_iter_ == 7 == len(lws.loss_curve_)
+    assert lws.joint_n_iter_ > 0  # the joint head was fitted here by L-BFGS
+    given = LWSClassifier(joint_head=(lws.joint_coef_, lws.joint_intercept_), epochs=3,
+                          batch_size=64, random_state=0).fit(X, y)
+    assert (given.n_iter_, given.joint_n_iter_) == (3, 0)

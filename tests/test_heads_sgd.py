@@ -18,7 +18,11 @@ def test_sgd_heads_warn_when_the_budget_is_a_handful_of_steps(skewed):
     X, y, *_ = skewed
     with pytest.warns(ConvergenceWarning, match=r"Only 20 SGD steps in all \(5 epochs of 1800 "):
         LWSClassifier(random_state=0).fit(X, y)
-    with pytest.warns(ConvergenceWarning, match="Only 40 SGD steps"):
+    # The warning names the settings that reach 50 steps: ceil(50 / 4) epochs of
+    # batch 512, or ceil(1800 / 64) = 29 steps per epoch of batch 64, so 2 epochs.
+    advice = (r"Use epochs=13 at this batch size, or batch_size=64 with lr scaled by "
+              r"64/512 and epochs=2\.")
+    with pytest.warns(ConvergenceWarning, match="Only 40 SGD steps(.|\n)*" + advice):
         CRTClassifier(solver="sgd", random_state=0).fit(X, y)
     # Other samplers keep n_samples = 675 draws per epoch: 2 batches.
     with pytest.warns(ConvergenceWarning, match=r"Only 10 SGD steps in all \(5 epochs of 675 "):

@@ -15,7 +15,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils import check_long_tailed_targets
+from ..utils import check_long_tailed_targets, thread_limit
 from ..utils._validation import INPUT_ATTRIBUTES, input_attributes_restored_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -54,7 +54,8 @@ class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted head.
         """
-        with input_attributes_restored_on_error(self):
+        with input_attributes_restored_on_error(self), \
+                thread_limit(getattr(self, "n_threads", None)):
             X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)
             classes, y_enc, counts = check_long_tailed_targets(y)
             fitted = self._fit(X, y_enc, classes, counts)

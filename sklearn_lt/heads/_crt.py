@@ -122,7 +122,8 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
 
     def __init__(self, solver="lbfgs", *, C=None, max_iter=1000, tol=1e-4, epochs=10,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="class",
-                 random_state=None, device="cpu", verbose=0, memory=None, stochastic=False):
+                 random_state=None, device="cpu", verbose=0, n_threads=None, memory=None,
+                 stochastic=False):
         self.solver = solver
         self.C = C
         self.max_iter = max_iter
@@ -131,7 +132,7 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         self.stochastic = stochastic
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                          weight_decay=weight_decay, sampler=sampler, random_state=random_state,
-                         device=device, verbose=verbose)
+                         device=device, verbose=verbose, n_threads=n_threads)
 
     def _fit(self, X, y_enc, classes, counts):
         X, y_enc = with_stochastic_rows(X, y_enc, self.stochastic)

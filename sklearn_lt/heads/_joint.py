@@ -20,6 +20,7 @@ JOINT_HEAD_CONSTRAINTS = {
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "memory": [None, str, HasMethods(["cache"])],
+    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
 }
 
 JOINT_HEAD_PARAMS_DOC = """\
@@ -45,6 +46,12 @@ memory : None, str or joblib.Memory, default=None
     Caches the joint-head fit (as ``Pipeline(memory=...)`` does), so that a
     search over this head's post-hoc parameters, which clones and refits
     the head per candidate, fits the linear head once per training fold.
+"""
+
+THREADS_PARAM_DOC = """\
+n_threads : int or None, default=None
+    Torch and BLAS threads while fitting (:func:`~sklearn_lt.utils.thread_limit`);
+    None keeps the process's setting. Lower it when other work shares the cores.
 """
 
 
@@ -121,10 +128,12 @@ class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):
         **JOINT_HEAD_CONSTRAINTS,
     }
 
-    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None):
+    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None,
+                 n_threads=None):
         self.tau = tau
         self.joint_head = joint_head
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
         self.memory = memory
+        self.n_threads = n_threads

@@ -1,14 +1,20 @@
 """Post-hoc logit adjustment (Menon et al., 2021)."""
 
 
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..exceptions import DoubleAdjustmentWarning
 from ..utils._docstring import Substitution
-from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
+from ._joint import JOINT_HEAD_PARAMS_DOC, THREADS_PARAM_DOC, PostHocJointHead
+
+# Losses whose training already subtracts log(prior) from the logits.
+_PRIOR_AWARE_LOSSES = ("logit_adjusted", "balanced_softmax")
 
 
-@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC)
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, threads_param=THREADS_PARAM_DOC)
 class LogitAdjustedClassifier(PostHocJointHead):
     """Post-hoc logit adjustment of a jointly trained linear head.
 
@@ -29,6 +35,7 @@ class LogitAdjustedClassifier(PostHocJointHead):
         :class:`TauNormClassifier` reads its ``tau``), so ``set_params(tau=...)``
         on a fitted model changes the predictions without refitting.
     {joint_head_params}
+    {threads_param}
 
     Attributes
     ----------
@@ -53,11 +60,19 @@ class LogitAdjustedClassifier(PostHocJointHead):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
 
+    Warns
+    -----
+    DoubleAdjustmentWarning
+        When ``joint_head`` is a Backbone trained with the logit-adjusted or
+        balanced-softmax loss and ``tau > 0``: that training already
+        subtracted the prior, and a second correction over-shoots towards
+        the tail. Use the Backbone's own predictions, or ``tau=0``.
+
     Notes
     -----
-    Do not adjust a head whose training already accounted for the prior (a
-    Backbone trained with the logit-adjusted or balanced-softmax loss): the
-    correction would be applied twice.
+    Inside a ``Pipeline`` (``joint_head=None``) the joint head is refitted on
+    the features without re-balancing, so the correction applies once
+    whatever the Backbone's loss.
 
     References
     ----------
@@ -81,6 +96,14 @@ class LogitAdjustedClassifier(PostHocJointHead):
     _catalog_variants = {"post-hoc LA": {}}
 
     def _fit(self, X, y_enc, classes, counts):
+        prior_loss = getattr(self.joint_head, "loss_", None)
+        if prior_loss in _PRIOR_AWARE_LOSSES and self.tau > 0:
+            warnings.warn(
+                f"joint_head is a Backbone trained with loss={prior_loss!r}, which already "
+                "corrects for the class prior; adjusting its logits again by "
+                f"tau={self.tau} * log(prior) over-corrects towards the tail. Use the "
+                "Backbone's own predictions, tau=0, or a Backbone trained with loss='ce'.",
+                DoubleAdjustmentWarning, stacklevel=4)
         coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
         return {
             "joint_coef_": coef,

@@ -195,7 +195,7 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     def __init__(self, loss="ce", *, gamma=1.0, beta=0.9999, eps_lr=0.01, dev_size="auto",
                  dev_batch_size=100, hidden_layer_sizes=(), epochs=20, meta_epochs=None,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="instance",
-                 random_state=None, device="cpu", verbose=0):
+                 random_state=None, device="cpu", verbose=0, n_threads=None):
         self.loss = loss
         self.gamma = gamma
         self.beta = beta
@@ -206,7 +206,7 @@ class MetaWeightedClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
         self.meta_epochs = meta_epochs
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                          weight_decay=weight_decay, sampler=sampler, random_state=random_state,
-                         device=device, verbose=verbose)
+                         device=device, verbose=verbose, n_threads=n_threads)
 
     def fit(self, X, y, X_dev=None, y_dev=None):
         """Fit the head on features ``X`` and labels ``y``.

@@ -1,6 +1,6 @@
 """Nearest class mean classifier (Kang et al., 2020)."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -57,6 +57,10 @@ class NCMClassifier(BaseHead):
         features (every class weighing the same, as on a balanced test set).
         A number is read at predict time, so it can be tuned on held-out data
         with ``set_params`` without refitting.
+    n_threads : int or None, default=None
+        Torch and BLAS threads while fitting
+        (:func:`~sklearn_lt.utils.thread_limit`); None keeps the process's
+        setting.
 
     Attributes
     ----------
@@ -128,12 +132,15 @@ class NCMClassifier(BaseHead):
         "metric": [StrOptions({"euclidean", "cosine"})],
         "normalize": [StrOptions({"centered_l2", "l2"}), None],
         "temperature": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, metric="euclidean", normalize="centered_l2", temperature="auto"):
+    def __init__(self, metric="euclidean", normalize="centered_l2", temperature="auto", *,
+                 n_threads=None):
         self.metric = metric
         self.normalize = normalize
         self.temperature = temperature
+        self.n_threads = n_threads
 
     def _fit(self, X, y_enc, classes, counts):
         X = np.asarray(X, dtype=np.float64)

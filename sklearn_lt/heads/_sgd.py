@@ -27,12 +27,14 @@ SGD_CONSTRAINTS = {
     "random_state": ["random_state"],
     "device": [str, torch.device],
     "verbose": ["verbose"],
+    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
 }
 
 SGD_PARAMS_DOC = """\
 batch_size : int, default=512
     Mini-batch size (Kang et al.'s ImageNet-LT stage-2 value; on small data
-    lower it, scaling ``lr`` linearly, so that a few hundred steps are taken).
+    lower it, scaling ``lr`` linearly: a head needs a few dozen steps, and a
+    lower rate also keeps cRT's probabilities from growing over-confident).
 lr : float, default=0.2
     Peak learning rate of the cosine schedule.
 momentum : float, default=0.9
@@ -52,6 +54,9 @@ device : str or torch.device, default="cpu"
     Torch device; ``"auto"`` picks CUDA if available.
 verbose : int, default=0
     Print one line per epoch.
+n_threads : int or None, default=None
+    Torch and BLAS threads while fitting (:func:`~sklearn_lt.utils.thread_limit`);
+    None keeps the process's setting. Lower it when other work shares the cores.
 """
 
 
@@ -60,7 +65,8 @@ class SGDHeadMixin:
     """Train a torch module of a head with the shared stage-2 trainer.
 
     Uses the parameters ``epochs``, ``batch_size``, ``lr``, ``momentum``,
-    ``weight_decay``, ``sampler``, ``random_state``, ``device`` and ``verbose``,
+    ``weight_decay``, ``sampler``, ``random_state``, ``device``, ``verbose`` and
+    ``n_threads``,
     which a head's ``__init__`` stores through this one (as scikit-learn's SGD
     estimators share ``BaseSGD.__init__``); the head's own signature still
     lists them, with its defaults, for ``get_params``.
@@ -73,7 +79,7 @@ class SGDHeadMixin:
     """
 
     def __init__(self, *, epochs, batch_size, lr, momentum, weight_decay, sampler,
-                 random_state, device, verbose):
+                 random_state, device, verbose, n_threads=None):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -83,6 +89,7 @@ class SGDHeadMixin:
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.n_threads = n_threads
 
     def _sgd_generator(self):
         """The head's generator: seeds the initialisation, then the sampler."""

@@ -197,14 +197,15 @@ class SWAGReprClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
 
     def __init__(self, n_samples=None, *, distill_weight=1.0, temperature=1.0, tau=1.0,
                  epochs=10, batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4,
-                 sampler="instance", random_state=None, device="cpu", verbose=0):
+                 sampler="instance", random_state=None, device="cpu", verbose=0,
+                 n_threads=None):
         self.n_samples = n_samples
         self.distill_weight = distill_weight
         self.temperature = temperature
         self.tau = tau
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                          weight_decay=weight_decay, sampler=sampler, random_state=random_state,
-                         device=device, verbose=verbose)
+                         device=device, verbose=verbose, n_threads=n_threads)
 
     def fit(self, X, y, stochastic_features=None):
         """Fit the head on features ``X``, their stochastic copies and labels ``y``.

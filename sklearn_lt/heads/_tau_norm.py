@@ -5,10 +5,10 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._docstring import Substitution
-from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
+from ._joint import JOINT_HEAD_PARAMS_DOC, THREADS_PARAM_DOC, PostHocJointHead
 
 
-@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC)
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, threads_param=THREADS_PARAM_DOC)
 class TauNormClassifier(PostHocJointHead):
     """tau-normalised linear classifier (Kang et al., ICLR 2020).
 
@@ -31,6 +31,7 @@ class TauNormClassifier(PostHocJointHead):
         a fitted model changes its predictions without refitting, which is how
         tau is swept on validation data.
     {joint_head_params}
+    {threads_param}
 
     Attributes
     ----------
