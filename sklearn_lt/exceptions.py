@@ -27,6 +27,6 @@ class DoubleAdjustmentWarning(UserWarning):
     Raised by :class:`~sklearn_lt.heads.LogitAdjustedClassifier` when its joint
     head comes from a :class:`~sklearn_lt.Backbone` trained with the
     logit-adjusted or balanced-softmax loss: subtracting ``tau * log(prior)``
-    again over-corrects towards the tail (on Fashion-MNIST-LT IF=100, balanced
-    accuracy fell from 89.4 to 85.5).
+    again over-corrects towards the tail (in an exploratory Fashion-MNIST-LT
+    IF=100 run, balanced accuracy fell from 89.4 to 85.5).
     """

@@ -573,7 +573,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             module = self._build_module(X, counts, recipe, recipe.loss.logit_scale(criterion))
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
             Xt, yt = _to_device(X, y_enc, recipe.device)
-            valid_data = self._valid_data(Xt, yt, valid, dev, recipe)
+            if dev is not None:  # moved once, for validation and the meta epochs alike
+                dev["tensors"] = _to_device(dev["X"], dev["y"], recipe.device)
+            valid_data = self._valid_data(Xt, yt, valid, dev)
             meta = (self._meta_callback(dev, y_enc[train], recipe, seed)
                     if self.meta_epochs else None)
             fingerprint = self._fingerprint(X, y_enc) if self.checkpoint is not None else None
@@ -595,7 +597,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         return self
 
     def _dev_set(self, X, y_enc, classes, X_dev, y_dev):
-        """The development set of the meta epochs: given, or carved from ``X``."""
+        """The development set: given (validation, and the meta epochs' if any), or
+        carved from ``X`` for the meta epochs; None without either."""
         if (X_dev is None) != (y_dev is None):
             raise ValueError("Pass both X_dev and y_dev, or neither.")
         if self.meta_epochs > self.max_epochs:
@@ -622,7 +625,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                              f"unknown: {unknown.tolist()}.")
         return {"rows": None, "X": X_dev, "y": np.searchsorted(classes, y_dev)}
 
-    def _valid_data(self, Xt, yt, valid, dev, recipe):
+    def _valid_data(self, Xt, yt, valid, dev):
         """The validation set: the ``train_split`` rows, else a given ``X_dev``."""
         given = dev is not None and dev["rows"] is None
         if valid is not None and given and self.meta_epochs == 0:
@@ -631,16 +634,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         if valid is not None:
             data = Dataset(Xt[valid], yt[valid])
         elif given:
-            data = Dataset(*_to_device(dev["X"], dev["y"], recipe.device))
+            data = Dataset(*dev["tensors"])
         else:
             data = None
-        if self.early_stopping is not None:
-            if data is None:
-                raise ValueError("early_stopping needs validation data: set train_split, or "
-                                 "pass a held-out X_dev, y_dev to fit.")
-            if recipe.swa_start is not None:
-                raise ValueError("early_stopping restores the best epoch, while swa/swag "
-                                 "average epochs; use one of them.")
+        if self.early_stopping is not None and data is None:
+            raise ValueError("early_stopping needs validation data: set train_split, or "
+                             "pass a held-out X_dev, y_dev to fit.")
         return data
 
     def _meta_callback(self, dev, y_train, recipe, seed):
@@ -648,9 +647,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         per_sample = make_loss(recipe.loss.name, counts, reduction="none",
                                **self._routed("criterion__"))
         weights = meta_class_weights(counts, self.meta_beta)
-        X_dev, y_dev = _to_device(dev["X"], dev["y"], recipe.device)
         return cb.MetaWeightedEpochs(
-            self.max_epochs - self.meta_epochs, weights, per_sample, (X_dev, y_dev),
+            self.max_epochs - self.meta_epochs, weights, per_sample, dev["tensors"],
             self.batch_size, self.meta_eps_lr, seed + 3)
 
     def _set_meta(self, meta, dev):
@@ -675,6 +673,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                      else None)
         if swa_start is not None and swa_start >= T:
             raise ValueError(f"swa_start={swa_start} must be below max_epochs={T}.")
+        if swa_start is not None and self.early_stopping is not None:
+            raise ValueError("early_stopping restores the best epoch, while swa/swag "
+                             "average epochs; use one of them.")
         is_image = X.ndim == 4
         augment = self.augment or "none"
         if augment == "auto":
@@ -1047,12 +1048,10 @@ def _warn_if_schedule_misfits(epochs, warmup, schedule, milestones):
     """Warn when the learning-rate schedule does not fit ``epochs`` (ScheduleWarning)."""
     problems = []
     # A 1-epoch warm-up starts at the peak ((t + 1) / 1): nothing to misfit.
-    if warmup < 2:
-        pass
-    elif warmup >= epochs:
-        problems.append(f"training ends inside the {warmup}-epoch warm-up, so the lr never "
-                        "reaches its peak")
-    elif warmup > epochs / 4:
+    if warmup >= 2 and warmup >= epochs:
+        problems.append(f"training ends inside the {warmup}-epoch warm-up, so the lr reaches "
+                        "its peak late or never")
+    elif warmup >= 2 and warmup > epochs / 4:
         problems.append(f"the warm-up takes {warmup} of the {epochs} epochs")
     late = [m for m in milestones if m >= epochs] if schedule == "step" else []
     if late:

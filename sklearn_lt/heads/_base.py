@@ -9,16 +9,26 @@ linear classifier ``X @ coef_.T + intercept_`` (the role of scikit-learn's
 """
 
 from abc import ABCMeta, abstractmethod
+from numbers import Integral
 
 import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import check_long_tailed_targets, thread_limit
 from ..utils._validation import INPUT_ATTRIBUTES, input_attributes_restored_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+
+# The one thread-count parameter every head offers; BaseHead.fit applies it.
+THREADS_CONSTRAINT = {"n_threads": [None, Interval(Integral, 1, None, closed="left")]}
+THREADS_PARAM_DOC = """\
+n_threads : int or None, default=None
+    Torch and BLAS threads while fitting (:func:`~sklearn_lt.utils.thread_limit`);
+    None keeps the process's setting. Lower it when other work shares the cores.
+"""
 
 
 class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -54,6 +64,7 @@ class BaseHead(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted head.
         """
+        # getattr: a head written on this base class need not offer n_threads.
         with input_attributes_restored_on_error(self), \
                 thread_limit(getattr(self, "n_threads", None)):
             X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES)

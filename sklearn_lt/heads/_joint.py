@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ._base import BaseHead, LinearHeadMixin
+from ._base import THREADS_CONSTRAINT, BaseHead, LinearHeadMixin
 from ._linear import cached_linear_head
 
 # Shared by the heads built on a joint linear head (TauNorm, LWS, LogitAdjusted).
@@ -20,7 +20,6 @@ JOINT_HEAD_CONSTRAINTS = {
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="left")],
     "memory": [None, str, HasMethods(["cache"])],
-    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
 }
 
 JOINT_HEAD_PARAMS_DOC = """\
@@ -46,12 +45,6 @@ memory : None, str or joblib.Memory, default=None
     Caches the joint-head fit (as ``Pipeline(memory=...)`` does), so that a
     search over this head's post-hoc parameters, which clones and refits
     the head per candidate, fits the linear head once per training fold.
-"""
-
-THREADS_PARAM_DOC = """\
-n_threads : int or None, default=None
-    Torch and BLAS threads while fitting (:func:`~sklearn_lt.utils.thread_limit`);
-    None keeps the process's setting. Lower it when other work shares the cores.
 """
 
 
@@ -126,6 +119,7 @@ class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):
     _parameter_constraints: dict = {
         "tau": [Interval(Real, 0, None, closed="left")],
         **JOINT_HEAD_CONSTRAINTS,
+        **THREADS_CONSTRAINT,
     }
 
     def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None,

@@ -8,7 +8,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import DoubleAdjustmentWarning
 from ..utils._docstring import Substitution
-from ._joint import JOINT_HEAD_PARAMS_DOC, THREADS_PARAM_DOC, PostHocJointHead
+from ._base import THREADS_PARAM_DOC
+from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
 
 # Losses whose training already subtracts log(prior) from the logits.
 _PRIOR_AWARE_LOSSES = ("logit_adjusted", "balanced_softmax")

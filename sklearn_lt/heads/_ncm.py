@@ -1,13 +1,14 @@
 """Nearest class mean classifier (Kang et al., 2020)."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseHead
+from ..utils._docstring import Substitution
+from ._base import THREADS_CONSTRAINT, THREADS_PARAM_DOC, BaseHead
 
 
 def _l2_normalize(Z):
@@ -25,6 +26,7 @@ def _normalize_features(X, normalize, center):
     return X
 
 
+@Substitution(threads_param=THREADS_PARAM_DOC)
 class NCMClassifier(BaseHead):
     """Nearest class mean (NCM) classifier on fixed features.
 
@@ -57,10 +59,7 @@ class NCMClassifier(BaseHead):
         features (every class weighing the same, as on a balanced test set).
         A number is read at predict time, so it can be tuned on held-out data
         with ``set_params`` without refitting.
-    n_threads : int or None, default=None
-        Torch and BLAS threads while fitting
-        (:func:`~sklearn_lt.utils.thread_limit`); None keeps the process's
-        setting.
+    {threads_param}
 
     Attributes
     ----------
@@ -132,7 +131,7 @@ class NCMClassifier(BaseHead):
         "metric": [StrOptions({"euclidean", "cosine"})],
         "normalize": [StrOptions({"centered_l2", "l2"}), None],
         "temperature": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+        **THREADS_CONSTRAINT,
     }
 
     def __init__(self, metric="euclidean", normalize="centered_l2", temperature="auto", *,

@@ -16,6 +16,7 @@ from ..nn import train_module
 from ..utils import torch_generator
 from ..utils._docstring import Substitution
 from ..utils._sampling import SAMPLER_CONSTRAINT, default_epoch_length
+from ._base import THREADS_CONSTRAINT, THREADS_PARAM_DOC
 
 SGD_CONSTRAINTS = {
     "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -27,7 +28,7 @@ SGD_CONSTRAINTS = {
     "random_state": ["random_state"],
     "device": [str, torch.device],
     "verbose": ["verbose"],
-    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    **THREADS_CONSTRAINT,
 }
 
 SGD_PARAMS_DOC = """\
@@ -54,10 +55,7 @@ device : str or torch.device, default="cpu"
     Torch device; ``"auto"`` picks CUDA if available.
 verbose : int, default=0
     Print one line per epoch.
-n_threads : int or None, default=None
-    Torch and BLAS threads while fitting (:func:`~sklearn_lt.utils.thread_limit`);
-    None keeps the process's setting. Lower it when other work shares the cores.
-"""
+""" + THREADS_PARAM_DOC
 
 
 @Substitution(sgd_params=SGD_PARAMS_DOC)

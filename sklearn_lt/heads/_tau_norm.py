@@ -5,7 +5,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._docstring import Substitution
-from ._joint import JOINT_HEAD_PARAMS_DOC, THREADS_PARAM_DOC, PostHocJointHead
+from ._base import THREADS_PARAM_DOC
+from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
 
 
 @Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, threads_param=THREADS_PARAM_DOC)
