@@ -150,6 +150,25 @@ def bad_joint_head():
     TauNormClassifier(joint_head=(np.zeros((3, 5)), np.zeros(3))).fit(X, y)
 
 
+def early_stopping_without_validation():
+    X, y = _X()
+    _bb(early_stopping=3).fit(X, y)
+
+
+def early_stopping_with_swa():
+    X, y = _X()
+    _bb(early_stopping=3, swa=True).fit(X, y, X_dev=X[::5], y_dev=y[::5])
+
+
+def two_validation_sets():
+    X, y = _X()
+    _bb(train_split=0.2).fit(X, y, X_dev=X[::5], y_dev=y[::5])
+
+
+def unknown_recipe():
+    Backbone.from_recipe("tiny")
+
+
 SCENARIOS = {name.replace("_", "-"): fn for name, fn in list(globals().items())
              if callable(fn) and fn.__module__ == __name__ and not name.startswith("_")
              and name not in ("test_every_documented_case_has_a_scenario",)}
