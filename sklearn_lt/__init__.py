@@ -7,7 +7,7 @@ classifier on cached features (:mod:`sklearn_lt.heads`).
 
 __version__ = "0.1.0"
 
-from . import datasets, exceptions, heads, losses, metrics, nn, resampling  # noqa: E402
+from . import datasets, exceptions, heads, inspection, losses, metrics, nn, resampling  # noqa: E402
 from .backbone import Backbone  # noqa: E402
 from .heads import *  # noqa: E402, F403  (every head is exported at the top level too)
 from .resampling import PowerResampler  # noqa: E402
@@ -19,6 +19,7 @@ __all__ = [
     "datasets",
     "exceptions",
     "heads",
+    "inspection",
     "losses",
     "metrics",
     "nn",
