@@ -217,3 +217,13 @@ def test_stochastic_lws_learns_its_scales_on_the_copies(fitted, blobs):
     by_hand = LWSClassifier(joint_head=joint, **params).fit(rows, np.tile(y, 1 + len(S)))
     np.testing.assert_array_equal(head.scales_, by_hand.scales_)
     assert not np.array_equal(head.scales_, plain.scales_)
+
+
+@pytest.mark.parametrize("averaging", ["swa", "swag"])
+def test_weight_averaging_with_a_last_batch_of_one_sample(blobs, averaging):
+    # 172 rows in batches of 57 leave a batch of one: training drops it, and the
+    # batch-norm pass after averaging must too (it used to fail on it).
+    X, y = blobs
+    bb = _swag(batch_size=57, max_epochs=6, swa_start=3, swag=averaging == "swag",
+               swa=averaging == "swa").fit(X, y)
+    assert np.isfinite(bb.transform(X)).all()

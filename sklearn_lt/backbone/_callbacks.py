@@ -246,7 +246,12 @@ def recompute_bn(model, X, batch_size, *, device, amp=False):
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return
     X = getattr(X, "X", X)
-    loader = (X[i:i + batch_size] for i in range(0, len(X), batch_size))
+    starts = range(0, len(X), batch_size)
+    # update_bn runs the model in training mode, where batch norm cannot take a
+    # batch of one sample: as in training, a last batch of one is left out.
+    if len(starts) > 1 and len(X) - starts[-1] == 1:
+        starts = starts[:-1]
+    loader = (X[i:i + batch_size] for i in starts)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
         torch.optim.swa_utils.update_bn(loader, model, device=device)
 
