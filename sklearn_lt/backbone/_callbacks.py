@@ -17,18 +17,21 @@ phase) is one more callback or a subclass, not an edit of a monolith:
 - :class:`BestEpoch` stops when validation balanced accuracy stalls and
   restores the best epoch (skorch's ``EarlyStopping``);
 - :class:`MetaWeightedEpochs` switches the last epochs to meta-weighted steps;
-- :class:`TrainingCheckpoint` saves each epoch's end and resumes from it.
+- :class:`TrainingCheckpoint` saves each epoch's end and resumes from it;
+- :class:`BatchProgressBar` shows skorch's per-batch progress bar (``verbose >= 2``).
 """
 
 import os
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+import tqdm
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from torch import nn
 
 from ..nn import MetaReweighting, SWAGPosterior, flat_parameters, lr_lambda, raise_if_diverged
@@ -186,7 +189,8 @@ class WeightAveraging(Callback):
         if self.averaged_ is None:
             return
         model = self.averaged_.module
-        recompute_bn(model, X, self.batch_size, device=torch.device(net.device), amp=net.amp)
+        recompute_bn(model, X, self.batch_size, device=torch.device(net.device), amp=net.amp,
+                     desc="SWA batch norm" if net.verbose >= 2 else None)
         net.module_ = model
         self.averaged_ = None  # now net.module_; do not pickle it twice
 
@@ -237,11 +241,12 @@ class SWAGCollection(WeightAveraging):
         super().on_train_end(net, X=X, y=y, **kwargs)
 
 
-def recompute_bn(model, X, batch_size, *, device, amp=False):
+def recompute_bn(model, X, batch_size, *, device, amp=False, desc=None):
     """Batch-norm statistics of ``model`` recomputed on ``X`` (``swa_utils.update_bn``).
 
     Does nothing for a model without batch norm. ``X`` is a tensor of inputs
-    (or a skorch dataset holding one as ``.X``).
+    (or a skorch dataset holding one as ``.X``). ``desc``: show a progress bar
+    over the batches, so named.
     """
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return
@@ -252,6 +257,7 @@ def recompute_bn(model, X, batch_size, *, device, amp=False):
     if len(starts) > 1 and len(X) - starts[-1] == 1:
         starts = starts[:-1]
     loader = (X[i:i + batch_size] for i in starts)
+    loader = batch_progress(loader, total=len(starts), desc=desc)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
         torch.optim.swa_utils.update_bn(loader, model, device=device)
 
@@ -564,3 +570,36 @@ class CheckpointWriter(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         self.checkpoint.save(net)
+
+
+def batch_progress(batches, *, total, desc):
+    """``batches``, wrapped in a tqdm bar on stderr named ``desc`` unless ``desc`` is None.
+
+    ``leave=False``: the bar of a finished loop is erased, so that only the
+    per-epoch table (stdout) stays on screen.
+    """
+    if desc is None:
+        return batches
+    return tqdm.tqdm(batches, total=total, desc=desc, leave=False, file=sys.stderr)
+
+
+class BatchProgressBar(ProgressBar):
+    """skorch's per-epoch progress bar, its total read from the net's own iterators.
+
+    skorch's ``"auto"`` count is ``ceil(len(dataset) / batch_size)``, which
+    misses the batch of one that :class:`~sklearn_lt.backbone._net.BatchIterator`
+    drops for batch norm and would be wrong for a sampler drawing another
+    number of indices than the data holds; the iterator knows what it yields.
+    Build it with ``detect_notebook=False``: a notebook widget needs
+    ``ipywidgets``, and the inference bars are plain tqdm on stderr too.
+    """
+
+    def _get_batches_per_epoch_phase(self, net, dataset, training):
+        if dataset is None:
+            return 0
+        return len(net.get_iterator(dataset, training=training))
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        # skorch's bar is unnamed; the epoch tells how far the whole fit is.
+        self.pbar_.set_description(f"fit, epoch {len(net.history)}/{net.max_epochs}")

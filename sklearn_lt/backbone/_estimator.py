@@ -247,7 +247,13 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         slower than 1 thread on a 2-core machine, as the threads wait for
         each other.
     verbose : int, default=0
-        One line per epoch (loss, train accuracy, lr, images/s, time).
+        0: silent. 1: one line per epoch on stdout (loss, train accuracy,
+        lr, images/s, time). 2: also a progress bar per batch on stderr, in
+        ``fit`` (one per epoch, its batches of training and validation;
+        meta-weighted epochs included), in the batch-norm recomputation of
+        ``swa``/``swag``, and in ``transform``, ``transform_stochastic``,
+        ``predict``, ``predict_proba`` and ``decision_function``. The bars are
+        erased when done.
     **kwargs
         Routed parameters with prefixes ``module__``, ``optimizer__``, ``criterion__``.
 
@@ -786,6 +792,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             callbacks.append(("meta", meta))
         if checkpoint is not None:
             callbacks.append(("checkpoint_writer", cb.CheckpointWriter(checkpoint)))
+        if self.verbose >= 2:
+            # Before PrintLog: the epoch's bar is closed before its row prints.
+            callbacks.append(("progress_bar", cb.BatchProgressBar(detect_notebook=False)))
         if self.verbose:
             callbacks.append(("print_log", PrintLog(
                 keys_ignored=["train_batch_count", "valid_batch_count"])))
@@ -820,7 +829,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         posterior = dict(net.callbacks_)["swa"].posterior_
         sampled = SampledNetworks(posterior, self.swag_samples, self.swag_scale, seed + 1)
         return sampled.fit_bn(net.module_, X_fit, self.batch_size, device=recipe.device,
-                              amp=recipe.amp, bn_size=self.swag_bn_size, seed=seed + 2)
+                              amp=recipe.amp, bn_size=self.swag_bn_size, seed=seed + 2,
+                              progress=self.verbose >= 2)
 
     def _set_stochastic(self, sampled, X):
         """Store the posterior and register the training inputs' stochastic features."""
@@ -848,14 +858,19 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.net_ = net
 
     # -- inference --------------------------------------------------------------
-    def _forward_batches(self, X, fn):
+    def _forward_batches(self, X, fn, desc):
+        """``fn`` over ``X`` in batches of ``predict_batch_size``; ``desc`` names the
+        progress bar shown at ``verbose >= 2``."""
         device = next(self.module_.parameters()).device
         amp = self.net_.amp and device.type == "cuda"
         out = []
         self.module_.eval()
+        bs = self.predict_batch_size
+        starts = cb.batch_progress(range(0, len(X), bs), total=-(-len(X) // bs),
+                                   desc=desc if self.verbose >= 2 else None)
         with torch.inference_mode(), thread_limit(getattr(self, "n_threads", None)):
-            for i in range(0, len(X), self.predict_batch_size):
-                xb = np.ascontiguousarray(X[i:i + self.predict_batch_size])
+            for i in starts:
+                xb = np.ascontiguousarray(X[i:i + bs])
                 xb = torch.from_numpy(xb).to(device)
                 if self.net_.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
@@ -878,7 +893,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._forward_batches(X, self.module_.embed).astype(np.float32, copy=False)
+        return self._forward_batches(X, self.module_.embed, "transform").astype(
+            np.float32, copy=False)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then return the features of ``X`` (what ``Pipeline.fit`` calls).
@@ -931,11 +947,14 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         networks = self.swag_networks(n_samples)
         X = self._check_X(X, reset=False)
         out = []
-        for net in networks:
+        total = self.swag_samples if n_samples is None else n_samples
+        for m, net in enumerate(networks, start=1):
+            desc = f"transform_stochastic, draw {m}/{total}"
             if output == "features":
-                out.append(self._forward_batches(X, net.embed).astype(np.float32, copy=False))
+                Z = self._forward_batches(X, net.embed, desc)
+                out.append(Z.astype(np.float32, copy=False))
             else:
-                logits = torch.from_numpy(self._forward_batches(X, net.logits))
+                logits = torch.from_numpy(self._forward_batches(X, net.logits, desc))
                 out.append(torch.softmax(logits.double(), dim=1).float().numpy())
         return np.stack(out)
 
@@ -972,10 +991,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         if "swag_train_features_" in self.__dict__:
             self._swag_entry = register(self._train_features, self.swag_train_features_)
 
-    def _logits(self, X):
+    def _logits(self, X, desc):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._forward_batches(X, self.module_.logits)
+        return self._forward_batches(X, self.module_.logits, desc)
 
     def decision_function(self, X):
         """Logits of the jointly trained head.
@@ -991,7 +1010,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             For two classes, the logit of ``classes_[1]`` minus that of
             ``classes_[0]``, as scikit-learn's binary classifiers do.
         """
-        logits = self._logits(X)
+        logits = self._logits(X, "decision_function")
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X):
@@ -1007,7 +1026,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         proba : ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        logits = torch.from_numpy(self._logits(X)).double()
+        logits = torch.from_numpy(self._logits(X, "predict_proba")).double()
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, X):
@@ -1023,7 +1042,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        logits = self._logits(X)  # checks fitted before classes_ is read
+        logits = self._logits(X, "predict")  # checks fitted before classes_ is read
         return self.classes_[logits.argmax(axis=1)]
 
     @property

@@ -31,7 +31,13 @@ class BatchIterator:
 
     def __len__(self):
         n = len(self.sampler) if self.sampler is not None else len(self.X)
-        return math.ceil(n / self.batch_size)
+        batches = math.ceil(n / self.batch_size)
+        # The batches __iter__ yields: epoch_batches drops a last batch of one
+        # (the progress bar's total reads this).
+        last = n - (batches - 1) * self.batch_size
+        if self.training and self.drop_single and batches > 1 and last == 1:
+            batches -= 1
+        return batches
 
     def __iter__(self):
         if self.sampler is not None:

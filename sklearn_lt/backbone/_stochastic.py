@@ -6,7 +6,7 @@ with weights ``theta_m`` drawn from it and batch-norm statistics recomputed on
 the training inputs; its features ``F(x; theta_m)`` are the stochastic
 representations of Nam, Jang & Lee (ICLR 2023).
 
-How they travel to a stage-2 head (the trade-off is in docs/index.md):
+How they travel to a stage-2 head (the trade-off is in docs/user_guide/swag.md):
 ``transform`` keeps returning the ordinary SWA features, so every head works
 unchanged. The stochastic representations of the *training* inputs are
 computed once at fit and kept by the Backbone; it registers them in a
@@ -157,8 +157,12 @@ class SampledNetworks:
         for _ in range(n):
             yield self.posterior.sample(self.scale, generator=gen)
 
-    def fit_bn(self, module, X, batch_size, *, device, amp, bn_size=None, seed=0):
-        """Recompute each draw's batch-norm statistics on (a subset of) ``X``."""
+    def fit_bn(self, module, X, batch_size, *, device, amp, bn_size=None, seed=0,
+               progress=False):
+        """Recompute each draw's batch-norm statistics on (a subset of) ``X``.
+
+        ``progress``: show a progress bar over each draw's batches.
+        """
         if bn_size is not None and bn_size < len(X):
             rows = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:bn_size]
             X = X[rows.to(X.device)]
@@ -166,10 +170,11 @@ class SampledNetworks:
         has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                      for m in scratch.modules())
         self.bn_states = []
-        for theta in self._thetas(self.n_samples):
+        for m, theta in enumerate(self._thetas(self.n_samples), start=1):
             self.posterior.load_into(scratch, theta)
             if has_bn:
-                recompute_bn(scratch, X, batch_size, device=device, amp=amp)
+                desc = f"SWAG batch norm, draw {m}/{self.n_samples}" if progress else None
+                recompute_bn(scratch, X, batch_size, device=device, amp=amp, desc=desc)
             self.bn_states.append({name: buf.detach().cpu().clone()
                                    for name, buf in scratch.named_buffers()})
         return self

@@ -11,6 +11,7 @@ from numbers import Integral
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import tqdm
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -27,7 +28,6 @@ IMAGE_FORMATS = {
     ".ppm": "PPM", ".pgm": "PPM", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
 }
 IMAGE_EXTENSIONS = frozenset(IMAGE_FORMATS)
-_PROGRESS_EVERY = 5000
 # An archive member is copied to a buffer that stays in memory up to this size
 # and moves to a temporary file beyond it: decoding needs a seekable source,
 # which a stream-mode tar member is not, and reading a member whole cost twice
@@ -71,6 +71,21 @@ class _Decoder:
         self.members = 0
         self.total_bytes = 0
         self.start = time.perf_counter()
+        self.bar = None
+
+    def track(self, total=None):
+        """Start the progress bar (when verbose): over ``total`` files to decode, or,
+        with ``total=None``, over archive members, which a stream cannot count
+        ahead (so the bar also moves while other splits' members are skipped)."""
+        if self.verbose:
+            self.bar = tqdm.tqdm(total=total, desc="load_image_folder",
+                                 unit="image" if total is not None else "member",
+                                 leave=False, file=sys.stderr)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def admit(self, name, n_bytes):
         """Count a file of ``n_bytes`` against the bounds, before any of it is read."""
@@ -143,23 +158,24 @@ class _Decoder:
                 "to resize them all."
             )
         self.count += 1
-        if self.verbose and not self.members and self.count % _PROGRESS_EVERY == 0:
-            self.report()
+        if self.bar is not None and not self.members:
+            self.bar.update()
         return arr
 
     def member_read(self):
         """Count an archive member: in an archive, progress counts members, so that
         it also shows while the members of other splits are skipped."""
         self.members += 1
-        if self.verbose and self.members % _PROGRESS_EVERY == 0:
-            self.report()
+        if self.bar is not None:
+            self.bar.set_postfix(decoded=self.count, refresh=False)
+            self.bar.update()
 
-    def report(self, done=False):
+    def report(self):
         elapsed = time.perf_counter() - self.start
         rate = self.count / elapsed if elapsed > 0 else float("inf")
         scanned = f", {self.members} archive members read" if self.members else ""
         print(
-            f"[load_image_folder] {'done: ' if done else ''}{self.count} images decoded"
+            f"[load_image_folder] done: {self.count} images decoded"
             f"{scanned} in {elapsed:.1f} s ({rate:.0f} images/s)",
             file=sys.stderr,
         )
@@ -173,17 +189,21 @@ def _from_directory(root, split, decode):
     classes = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise ValueError(f"No class folders in {base}: expected <class>/<image file>.")
-    items = []
+    # Listed in full first, so that the progress bar knows its total.
+    files = []
     for cls in classes:
-        files = sorted(
+        names = sorted(
             f.name for f in (base / cls).iterdir() if f.is_file() and _is_candidate(f.name)
         )
-        if not files:
+        if not names:
             raise ValueError(f"Class folder {base / cls} holds no image file.")
-        for fname in files:
-            rel = "/".join(p for p in (split, cls, fname) if p is not None)
-            decode.admit(rel, (base / cls / fname).stat().st_size)
-            items.append((cls, fname, rel, decode(base / cls / fname, rel)))
+        files += [(cls, fname) for fname in names]
+    decode.track(total=len(files))
+    items = []
+    for cls, fname in files:
+        rel = "/".join(p for p in (split, cls, fname) if p is not None)
+        decode.admit(rel, (base / cls / fname).stat().st_size)
+        items.append((cls, fname, rel, decode(base / cls / fname, rel)))
     return items
 
 
@@ -203,6 +223,7 @@ def _spooled_copy(fileobj):
 def _from_tar(path, split, decode):
     prefix = (split,) if split is not None else ()
     items, splits_seen = [], set()
+    decode.track()
     try:
         # Stream mode: members are visited once, in archive order. Random access
         # into a .tar.gz would re-decompress from the start for every member.
@@ -291,8 +312,11 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     sha256 : str, default=None
         Expected SHA-256 of the archive, checked before anything is decoded.
     verbose : bool or int, default=False
-        Print progress (images decoded, elapsed time, rate) to stderr every
-        5,000 images and at the end.
+        Show a progress bar on stderr while reading (over the image files of
+        a folder, out of their total; over the members of an archive, an
+        open-ended count since a stream is read in one pass, with the images
+        decoded so far), erased at the end, where one line reports the images
+        decoded, the elapsed time and the rate.
     max_member_bytes : int or None, default=67108864
         Largest image file read (64 MiB). In an archive the size comes from the
         member's header, so a larger member is refused before any of its data
@@ -363,9 +387,12 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
 
     decode = _Decoder(mode, size, verbose, max_member_bytes, max_total_bytes)
     read = _from_directory if path.is_dir() else _from_tar
-    items = read(path, split, decode)
+    try:
+        items = read(path, split, decode)
+    finally:
+        decode.close()  # an error message is not printed over a live bar
     if verbose:
-        decode.report(done=True)
+        decode.report()
 
     target_names = np.asarray(sorted({cls for cls, *_ in items}))
     label_of = {name: k for k, name in enumerate(target_names.tolist())}
