@@ -1,6 +1,6 @@
 """A new user's first long-tailed model: the documented recipe, end to end, on a CPU.
 
-What docs/index.md's walk-through "Your first long-tailed model" tells a user to
+What docs/user_guide/first_model.md ("Your first long-tailed model") tells a user to
 do, timed from loading the files to the chosen head's test predictions, on
 Fashion-MNIST-LT IF=100 (the small CNN):
 

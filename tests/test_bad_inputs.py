@@ -1,4 +1,4 @@
-"""Runs the table "What bad input gets" of docs/index.md, so that it stays true."""
+"""Runs the table "What bad input gets" of docs/user_guide/bad_inputs.md, so it stays true."""
 
 import re
 import warnings
@@ -13,11 +13,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_lt import Backbone
 from sklearn_lt.heads import CRTClassifier, MetaWeightedClassifier, TauNormClassifier
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "index.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "bad_inputs.md"
 
 
 def _table():
-    text = DOC.read_text(encoding="utf-8").split("## What bad input gets", 1)[1]
+    text = DOC.read_text(encoding="utf-8").split("# What bad input gets", 1)[1]
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -117,7 +117,8 @@ class SWAGReprClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
     finds them from the rows of the ``X`` it is fitted on (a ``Pipeline``
     does nothing more; a search over this head's parameters reuses them). They
     can also be passed explicitly (``stochastic_features``). Without any, the
-    head trains on ``X`` alone with a :class:`StochasticFeaturesWarning`.
+    head trains on ``X`` alone with a
+    :class:`~sklearn_lt.exceptions.StochasticFeaturesWarning`.
 
     Parameters
     ----------
