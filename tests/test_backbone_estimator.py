@@ -137,6 +137,30 @@ def test_cuda_marked_model_loads_on_cpu_only_machine(blobs, tiny_backbone):
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a machine without CUDA")
+def test_every_cuda_tensor_of_a_gpu_fit_is_mapped_to_the_cpu_on_load(blobs, tiny_backbone,
+                                                                      monkeypatch):
+    # A GPU-fitted net holds CUDA tensors beyond the module_/optimizer_/criterion_
+    # that skorch maps on load: its module parameter is the trained network, the
+    # lr scheduler holds the optimizer, a class-balanced loss its weights. Every
+    # tensor is saved tagged "cuda:0" here, as a GPU fit saves them.
+    X, y = blobs
+    bb = tiny_backbone(max_epochs=2, loss="class_balanced").fit(X, y)
+    expected = bb.predict_proba(X)
+    bb.net_.device = "cuda"
+    buf = io.BytesIO()
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        joblib.dump(bb, buf)
+    buf.seek(0)
+    with pytest.warns(DeviceWarning) as record:  # skorch says where it loads
+        loaded = joblib.load(buf)
+    assert any("cuda" in str(w.message) and "not available" in str(w.message) for w in record)
+    tensors = [*loaded.net_.module.parameters(), *loaded.module_.parameters()]
+    assert {t.device.type for t in tensors} == {"cpu"}
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
 @pytest.mark.gpu
 def test_gpu_fit_then_cpu_predict(blobs, tiny_backbone, tmp_path):
     X, y = blobs

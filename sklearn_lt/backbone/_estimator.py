@@ -1,6 +1,7 @@
 """Backbone: stage 1 of decoupled training as a scikit-learn estimator."""
 
 import copy
+import io
 import numbers
 import os
 import warnings
@@ -75,6 +76,14 @@ class _Recipe:
     device: torch.device
     amp: bool
     channels_last: bool
+
+
+
+@dataclass(frozen=True)
+class _SavedNet:
+    """A fitted skorch net as ``torch.save`` wrote it, inside a pickled Backbone."""
+
+    data: bytes
 
 
 class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -984,9 +993,23 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         # entry from it would unregister this fitted backbone.
         state = dict(super().__getstate__())
         state.pop("_swag_entry", None)  # the cache registration is rebuilt on load
+        if "net_" in state:
+            # skorch maps module_, optimizer_ and criterion_ to the CPU on a machine
+            # without CUDA, but a fitted net holds other CUDA tensors: its module
+            # parameter is the trained network itself, the lr scheduler holds the
+            # optimizer, a loss its class weights. Saved through torch.save, every
+            # one of them can be mapped in __setstate__.
+            buf = io.BytesIO()
+            torch.save(state["net_"], buf)
+            state["net_"] = _SavedNet(buf.getvalue())
         return state
 
     def __setstate__(self, state):
+        if isinstance(state.get("net_"), _SavedNet):
+            # None keeps each tensor where it was saved when that device exists.
+            where = None if torch.cuda.is_available() else "cpu"
+            state["net_"] = torch.load(io.BytesIO(state["net_"].data), map_location=where,
+                                       weights_only=False)
         super().__setstate__(state)
         if "swag_train_features_" in self.__dict__:
             self._swag_entry = register(self._train_features, self.swag_train_features_)
