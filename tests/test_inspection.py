@@ -99,7 +99,8 @@ def test_accuracy_from_estimator_equals_the_metric_and_shares_the_axes(features)
     np.testing.assert_allclose(second.line_.get_ydata(), per_class_accuracy(y, crt.predict(Z)))
     assert second.ax_ is first.ax_ and len(first.ax_.lines) == 2
     labels = [t.get_text() for t in first.ax_.get_legend().get_texts()]
-    assert labels == ["TauNormClassifier", "CRTClassifier"]
+    assert labels == ["TauNormClassifier", "CRTClassifier", "many-shot (> 100)", "medium-shot",
+                      "few-shot (< 20)"]
     assert len(_bands(first.ax_)) == 3  # shaded once, not once per model
 
 
@@ -309,18 +310,33 @@ def test_meta_weights_are_the_heads_learned_weights(features):
     Z, y = features
     clf = MetaWeightedClassifier(epochs=4, meta_epochs=2, dev_size=4, batch_size=32, lr=0.05,
                                  random_state=0).fit(Z, y)
-    disp = MetaWeightDisplay.from_estimator(clf)
-    np.testing.assert_allclose(disp.weights, clf.class_weights_)
-    np.testing.assert_allclose(disp.line_.get_ydata(), clf.class_weights_)  # already by size
-    assert disp.ax_.get_ylabel() == "learned class weight"
-    disp = MetaWeightDisplay.from_estimator(clf, kind="example")
+    disp = MetaWeightDisplay.from_estimator(clf)  # "auto": the example weights of a head
     np.testing.assert_allclose(disp.weights, clf.mean_weight_per_class_)
-    assert disp.ax_.get_ylabel() == "mean learned example weight"
+    np.testing.assert_allclose(disp.line_.get_ydata(), clf.mean_weight_per_class_)  # by size
+    assert disp.ax_.get_ylabel() == "mean weight of the class's examples, w_y + eps_i"
+    disp = MetaWeightDisplay.from_estimator(clf, kind="class")
+    np.testing.assert_allclose(disp.weights, clf.class_weights_)
+    assert disp.ax_.get_ylabel() == "class weight w_y (from the class sizes)"
+
+
+class _MetaBackbone:
+    """What MetaWeightDisplay reads from a Backbone fitted with meta_epochs."""
+
+    classes_ = np.array([0, 1, 2])
+    class_counts_ = np.array([300, 60, 12])
+    meta_class_weights_ = np.array([0.2, 0.9, 1.9])
+
+
+def test_meta_weights_of_a_backbone_are_its_class_weights():
+    disp = MetaWeightDisplay.from_estimator(Pipeline([("feat", _MetaBackbone())]))
+    np.testing.assert_allclose(disp.weights, [0.2, 0.9, 1.9])
+    with pytest.raises(AttributeError, match="of kind 'example'"):
+        MetaWeightDisplay.from_estimator(_MetaBackbone(), kind="example")
 
 
 def test_meta_weights_refuse_a_model_without_them(features):
     Z, y = features
-    with pytest.raises(AttributeError, match="no meta-learned weights"):
+    with pytest.raises(AttributeError, match="no meta-weighting weights"):
         MetaWeightDisplay.from_estimator(CRTClassifier().fit(Z, y))
     with pytest.raises(ValueError, match="kind must be"):
         MetaWeightDisplay.from_estimator(CRTClassifier(), kind="both")

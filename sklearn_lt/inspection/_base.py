@@ -185,8 +185,11 @@ class _PerClassDisplay:
         ax.set_ylabel(self._ylabel)
         if self._ylim is not None:
             ax.set_ylim(*self._ylim)
-        if label is not None:
-            ax.legend(loc="best")
+        if label is not None or bands:
+            # The models first, then the bands, however many models share the axes.
+            handles, labels = ax.get_legend_handles_labels()
+            pairs = sorted(zip(handles, labels), key=lambda p: p[0].get_gid() == _BAND_GID)
+            ax.legend(*zip(*pairs), loc="best", fontsize="small")
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
@@ -198,6 +201,9 @@ class _PerClassDisplay:
     def _shade_bands(self, ax, counts, x):
         if any(p.get_gid() == _BAND_GID for p in ax.patches):
             return
+        names = {"many": f"many-shot (> {self.many_threshold:g})",
+                 "medium": "medium-shot",
+                 "few": f"few-shot (< {self.few_threshold:g})"}
         for split, mask in self._split_masks(counts).items():
             if not mask.any():
                 continue
@@ -205,9 +211,9 @@ class _PerClassDisplay:
                 where = np.flatnonzero(mask)
                 lo, hi = where.min() - 0.5, where.max() + 0.5
             else:
-                # Geometric midpoints, so that the log axis shows equal margins.
+                # A fixed factor, so that the log axis shows equal margins.
                 lo, hi = counts[mask].min() / 1.15, counts[mask].max() * 1.15
-            ax.axvspan(lo, hi, color=_BAND_COLORS[split], alpha=0.08, lw=0, gid=_BAND_GID)
-            ax.text((lo + hi) / 2 if x == "rank" else np.sqrt(lo * hi), 1.0, split,
-                    transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                    fontsize="small", color=_BAND_COLORS[split])
+            # Named in the legend rather than written on the axes, where a label
+            # would cover the curves or the title.
+            ax.axvspan(lo, hi, color=_BAND_COLORS[split], alpha=0.08, lw=0, gid=_BAND_GID,
+                       label=names[split])

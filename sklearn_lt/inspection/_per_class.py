@@ -361,16 +361,20 @@ class DispersionDisplay(_PerClassDisplay):
 
 
 class MetaWeightDisplay(_PerClassDisplay):
-    """Meta-learned weight of each class against its training size.
+    """Per-class weights of meta-weighted training against class size.
 
-    Jamal et al. (CVPR 2020) learn per-class weights ``w_y`` (and per-example
-    corrections) on a balanced development set; a working fit gives the tail
-    classes larger weights, close to inverse frequency at the extremes.
+    Jamal et al. (CVPR 2020) weight each training example by ``w_y + eps_i``:
+    ``w_y`` is the class-balanced weight of its class, fixed by the class
+    sizes (Cui et al.'s effective number), and ``eps_i`` a correction learned
+    on a balanced development set. The display draws, per class, the mean of
+    the weights ``w_y + eps_i`` the examples last received
+    (``kind="example"``), or ``w_y`` itself (``kind="class"``); where the two
+    differ, meta-learning changed the re-weighting.
 
     Parameters
     ----------
     weights : array-like of shape (n_classes,)
-        The learned weight of each class.
+        The weight of each class.
     class_counts : array-like of shape (n_classes,)
         Training samples of each class.
     classes : array-like of shape (n_classes,), default=None
@@ -396,14 +400,16 @@ class MetaWeightDisplay(_PerClassDisplay):
     >>> from sklearn_lt.inspection import MetaWeightDisplay
     >>> disp = MetaWeightDisplay([0.6, 1.1, 2.4], [500, 50, 5]).plot()
     >>> disp.ax_.get_ylabel()
-    'learned class weight'
+    'weight'
     """
 
     _value = "weights"
-    _ylabel = "learned class weight"
-    _ATTRIBUTES = {
-        "class": ("class_weights_", "meta_class_weights_"),
-        "example": ("mean_weight_per_class_",),
+    _ylabel = "weight"
+    _KINDS = {
+        "example": ("mean_weight_per_class_",
+                    "mean weight of the class's examples, w_y + eps_i"),
+        "class": (("class_weights_", "meta_class_weights_"),
+                  "class weight w_y (from the class sizes)"),
     }
 
     def __init__(self, weights, class_counts, *, classes=None, name=None, many_threshold=100,
@@ -413,9 +419,9 @@ class MetaWeightDisplay(_PerClassDisplay):
 
     @classmethod
     @_plot_doc
-    def from_estimator(cls, estimator, *, kind="class", name=None, ax=None, x="rank",
+    def from_estimator(cls, estimator, *, kind="auto", name=None, ax=None, x="rank",
                        bands=True, many_threshold=100, few_threshold=20, **kwargs):
-        """Weights learned by a :class:`~sklearn_lt.heads.MetaWeightedClassifier`.
+        """Weights of a fitted meta-weighted head or Backbone.
 
         Parameters
         ----------
@@ -423,9 +429,11 @@ class MetaWeightDisplay(_PerClassDisplay):
             A fitted :class:`~sklearn_lt.heads.MetaWeightedClassifier`, a
             :class:`~sklearn_lt.Backbone` fitted with ``meta_epochs``
             (``meta_class_weights_``), or a Pipeline or search holding one.
-        kind : {"class", "example"}, default="class"
-            ``"class"``: the class weights ``w_y``; ``"example"``: the mean per
-            class of the per-example weights ``w_y + eps_i`` (heads only).
+        kind : {"auto", "example", "class"}, default="auto"
+            ``"example"``: the mean per class of the example weights
+            ``w_y + eps_i`` (``mean_weight_per_class_``, heads only);
+            ``"class"``: the class weights ``w_y``; ``"auto"``: ``"example"``
+            where the estimator has them, else ``"class"``.
         {plot_params}
 
         Returns
@@ -433,22 +441,23 @@ class MetaWeightDisplay(_PerClassDisplay):
         display : MetaWeightDisplay
             The display, drawn.
         """
-        if kind not in cls._ATTRIBUTES:
-            raise ValueError(f"kind must be 'class' or 'example', got {kind!r}.")
-        for attribute in cls._ATTRIBUTES[kind]:
-            try:
-                owner = _find_fitted(estimator, attribute)
-            except AttributeError:
-                continue
-            display = cls._draw(getattr(owner, attribute), owner.class_counts_, owner.classes_,
-                                name if name is not None else _default_name(estimator), ax, x,
-                                bands, many_threshold, few_threshold, kwargs)
-            if kind == "example":
-                display.ax_.set_ylabel("mean learned example weight")
-            return display
+        if kind not in ("auto", *cls._KINDS):
+            raise ValueError(f"kind must be 'auto', 'example' or 'class', got {kind!r}.")
+        for k in (("example", "class") if kind == "auto" else (kind,)):
+            attributes, ylabel = cls._KINDS[k]
+            for attribute in (attributes,) if isinstance(attributes, str) else attributes:
+                try:
+                    owner = _find_fitted(estimator, attribute)
+                except AttributeError:
+                    continue
+                display = cls._draw(getattr(owner, attribute), owner.class_counts_,
+                                    owner.classes_,
+                                    name if name is not None else _default_name(estimator),
+                                    ax, x, bands, many_threshold, few_threshold, kwargs)
+                display.ax_.set_ylabel(ylabel)
+                return display
         raise AttributeError(
-            f"{type(estimator).__name__} holds no meta-learned weights "
-            f"({' or '.join(cls._ATTRIBUTES[kind])}): fit a MetaWeightedClassifier, or a "
-            "Backbone with meta_epochs, first."
+            f"{type(estimator).__name__} holds no meta-weighting weights of kind {kind!r}: "
+            "fit a MetaWeightedClassifier (either kind) or a Backbone with meta_epochs "
+            "(kind='class') first."
         )
-
