@@ -7,7 +7,9 @@ from ..metrics._shot import _train_count_lookup
 #: ``gid`` of the shaded shot bands, so that a second model drawn on the same
 #: axes does not shade them again.
 _BAND_GID = "sklearn_lt-shot-band"
-_BAND_COLORS = {"many": "#4c72b0", "medium": "#dd8452", "few": "#c44e52"}
+# Grey of rising depth towards the tail: coloured bands would clash with the
+# curves' own colours (matplotlib's default cycle).
+_BAND_ALPHA = {"many": 0.04, "medium": 0.11, "few": 0.2}
 
 
 def _pyplot(caller):
@@ -215,5 +217,5 @@ class _PerClassDisplay:
                 lo, hi = counts[mask].min() / 1.15, counts[mask].max() * 1.15
             # Named in the legend rather than written on the axes, where a label
             # would cover the curves or the title.
-            ax.axvspan(lo, hi, color=_BAND_COLORS[split], alpha=0.08, lw=0, gid=_BAND_GID,
+            ax.axvspan(lo, hi, color="black", alpha=_BAND_ALPHA[split], lw=0, gid=_BAND_GID,
                        label=names[split])
