@@ -84,7 +84,7 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "remove_config_comments": True,
-    "within_subsection_order": "sphinx_gallery.sorting.FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",  # docs/_ext/gallery_order.py
     # Links the examples' code to these API pages, offline. Recent sphinx-gallery
     # versions do that without it, ignore it and say so in the build log.
     "reference_url": {"sklearn_lt": None},
@@ -92,6 +92,9 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "download_all_examples": False,
     "show_memory": False,
+    # The summary page of run times loads its table script from a CDN; the site stays offline
+    # (each example page still states its own run time).
+    "write_computation_times": False,
 }
 
 # -- HTML --------------------------------------------------------------------------------
