@@ -66,9 +66,10 @@ print("test accuracy (%):", {k: round(100 * v, 1) for k, v in acc.items()})
 # -------
 #
 # :func:`joblib.dump` pickles the whole pipeline: the head's arrays and the backbone's
-# fitted skorch net, whose torch state (the network's weights and batch-norm statistics,
-# the loss, the optimiser) skorch stores in a section of its own, so that it can map those
-# tensors to another device when the file is loaded. A pickle is loaded as code: load
+# fitted skorch net. The Backbone writes that net through ``torch.save``, so that every
+# tensor in it (the network's weights and batch-norm statistics, the loss, the
+# optimiser and the learning-rate schedule holding it) can be mapped to another device
+# when the file is loaded. A pickle is loaded as code: load
 # only files you trust.
 tmpdir = Path(tempfile.mkdtemp(prefix="sklearn_lt_example_"))
 model_path = tmpdir / "pipeline.joblib"
@@ -123,12 +124,12 @@ print(f"largest difference of a probability: {np.abs(proba_cpu - proba).max():.2
 #
 # On a machine with CUDA, the backbone above trains on the GPU, and the loading process
 # is then the case of this example's title: a file written after a GPU fit, read where
-# there is none. skorch records the device its net trained on (``"cuda"``); when it
-# unpickles the net where CUDA is not available, it maps the tensors it tracks as
-# device-dependent (the network, the loss and the optimiser) to the CPU, sets the net's
-# device to ``"cpu"`` and says so with two ``skorch.exceptions.DeviceWarning`` messages
-# ("Requested to load data to CUDA but no CUDA devices are available. Loading on device
-# "cpu" instead." and "Setting self.device = cpu since the requested device (cuda) is
+# there is none. skorch records the device its net trained on (``"cuda"``). Where CUDA
+# is not available, the Backbone maps every tensor of the net to the CPU as it loads,
+# and skorch sets the net's device to ``"cpu"`` and says so with two
+# ``skorch.exceptions.DeviceWarning`` messages ("Requested to load data to CUDA but no
+# CUDA devices are available. Loading on device "cpu" instead." and "Setting
+# self.device = cpu since the requested device (cuda) is
 # not available."), which the loading process above would print. The CPU computes in
 # float32 where the GPU used bfloat16 autocast, so the probabilities then agree closely
 # but not bit for bit.
