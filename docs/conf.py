@@ -116,7 +116,8 @@ html_theme_options = {
 }
 html_sidebars = {"index": [], "changelog": []}
 html_show_sourcelink = False
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["sklearn_lt.css"]
 
 
 # -- Members -----------------------------------------------------------------------------
