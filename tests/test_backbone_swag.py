@@ -227,3 +227,12 @@ def test_weight_averaging_with_a_last_batch_of_one_sample(blobs, averaging):
     bb = _swag(batch_size=57, max_epochs=6, swa_start=3, swag=averaging == "swag",
                swa=averaging == "swa").fit(X, y)
     assert np.isfinite(bb.transform(X)).all()
+
+
+def test_a_refit_without_swag_returns_its_own_features(blobs):
+    # The SWAG fit kept its training features for fit_transform; a refit
+    # without SWAG must not return those stale rows.
+    X, y = blobs
+    bb = _swag(max_epochs=6, swa_start=3).fit(X, y)
+    Z = bb.set_params(swag=False, random_state=1).fit_transform(X, y)
+    np.testing.assert_array_equal(Z, bb.transform(X))

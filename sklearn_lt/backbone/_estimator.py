@@ -843,7 +843,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
 
     def _set_stochastic(self, sampled, X):
         """Store the posterior and register the training inputs' stochastic features."""
-        for key in ("swag_", "_swag_networks", "swag_train_features_", "_swag_entry"):
+        # A refit forgets the previous fit's training features, which
+        # fit_transform would otherwise return, and their registration.
+        for key in ("swag_", "_swag_networks", "swag_train_features_", "_swag_entry",
+                    "_train_features"):
             self.__dict__.pop(key, None)
         if sampled is None:
             return
