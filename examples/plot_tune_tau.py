@@ -12,8 +12,8 @@ This example chooses τ by cross-validation with scikit-learn's
 :class:`~sklearn.model_selection.GridSearchCV`, scoring the many-, medium- and
 few-shot classes separately, and draws the trade-off. A grid search clones and refits
 the whole pipeline for every candidate and every fold; with caching, the expensive
-part, the network, is trained once per fold instead of once per τ. It also shows how
-to check, with the weight norms, whether τ has anything to correct.
+part, the network, is trained once per fold instead of once per τ. It also shows, with
+the weight norms, what τ corrects.
 """
 
 # %%
@@ -26,18 +26,19 @@ to check, with the weight norms, whether τ has anything to correct.
 #
 # The pipeline is a :class:`~sklearn_lt.Backbone` (a small MLP, 30 epochs) followed by
 # :class:`~sklearn_lt.heads.TauNormClassifier`. Inside a Pipeline the head receives the
-# backbone's features, not the backbone itself, so it fits its own instance-balanced
-# linear classifier on the training features and τ-normalises that one.
+# backbone's features, not the backbone itself; ``Backbone.fit_transform`` registers
+# those training rows with a copy of its joint head, and the head's default
+# ``joint_head="auto"`` finds it from the rows it is fitted on. So the head normalises
+# the classifier trained jointly with the network, as Kang et al. do, and fits nothing
+# itself; τ is only read at prediction time.
 #
-# Two caches make the search cheap:
-#
-# - ``Pipeline(memory=...)`` stores each fitted Backbone on disk with joblib, keyed on
-#   its parameters and its training data. Candidates that differ only in ``clf__tau``
-#   train the backbone on the same fold with the same parameters, so all but the first
-#   load it from the cache. The key does not know about randomness: the Backbone needs
-#   an integer ``random_state`` for a cached model to be the one a fresh fit would give.
-# - ``TauNormClassifier(memory=...)`` does the same for the linear classifier it fits on
-#   the features, which τ does not change either (τ is only read at prediction time).
+# ``Pipeline(memory=...)`` makes the search cheap: it stores each fitted Backbone on
+# disk with joblib, keyed on its parameters and its training data. Candidates that
+# differ only in ``clf__tau`` train the backbone on the same fold with the same
+# parameters, so all but the first load it from the cache (and a Backbone loaded from
+# the cache registers its training rows again). The key does not know about randomness:
+# the Backbone needs an integer ``random_state`` for a cached model to be the one a
+# fresh fit would give.
 #
 # ``n_threads=1``: a network this small runs faster on one thread than on two, and the
 # documentation build shares the machine with other work.
@@ -60,7 +61,7 @@ print("training images per digit:", d.class_counts.tolist())
 cache = Path(tempfile.mkdtemp(prefix="sklearn_lt_tau_"))
 pipe = Pipeline(
     [("feat", Backbone(module="mlp", max_epochs=30, random_state=0, n_threads=1)),
-     ("clf", TauNormClassifier(memory=str(cache / "head"), n_threads=1))],
+     ("clf", TauNormClassifier(n_threads=1))],
     memory=str(cache / "pipe"),  # scikit-learn takes a str (or a joblib.Memory)
 )
 
@@ -116,7 +117,7 @@ search_time = time.perf_counter() - t0
 # Without the caches the search would train 21 x 5 + 1 = 106 backbones (the last one
 # for the refit). joblib keeps one folder per distinct call it has computed, so counting
 # the folders of the pipeline's cached fitting step counts the backbones actually
-# trained; the same count in the head's cache gives its linear fits.
+# trained. ``joint_head_source_`` tells where each head's joint head came from.
 n_candidates = len(search.cv_results_["params"])
 
 
@@ -128,7 +129,8 @@ def cache_entries(folder):
 print(f"{n_candidates} candidates x {cv.get_n_splits()} folds + 1 refit = "
       f"{n_candidates * cv.get_n_splits() + 1} pipeline fits, in {search_time:.1f} s")
 print("backbones trained:    ", cache_entries(cache / "pipe"))
-print("linear heads trained: ", cache_entries(cache / "head"))
+print("joint head of the refitted pipeline's head:",
+      search.best_estimator_.named_steps["clf"].joint_head_source_)
 
 # %%
 # The τ trade-off
@@ -147,28 +149,28 @@ ax.set_title("digits-LT: 5-fold cross-validated accuracy of τ-norm")
 fig.tight_layout()
 
 # %%
-# Does τ have anything to correct?
-# --------------------------------
+# What τ corrects
+# ---------------
 #
 # τ-normalisation works on the norms of the classifier's weight vectors: it helps when
 # they grow with the class size, as they do in a head trained jointly with the network
-# on a long tail (Kang et al., Fig. 4). The classifier τ-normalised here is not that
-# head: it is the one ``TauNormClassifier`` fitted on the training features (a
-# logistic regression, ``C=1``, at its optimum). The network has fitted its training
-# images, so their features are nearly separable by class, and such a fit need not
-# inherit the joint head's norms.
-#
-# :class:`~sklearn_lt.inspection.WeightNormDisplay` compares the two, on the refitted
-# pipeline: the Backbone's own joint head, and the pipeline head's classifier before
-# τ-normalisation (its ``joint_coef_``; the display's constructor takes any norms).
+# on a long tail (Kang et al., Fig. 4).
+# :class:`~sklearn_lt.inspection.WeightNormDisplay` shows them for the refitted
+# pipeline's Backbone. For contrast, it also shows a linear classifier fitted on the
+# same training features after the fact (``joint_head=None``: a logistic regression,
+# ``C=1``, at its optimum). The network has fitted its training images, so their
+# features are nearly separable by class, and such a fit need not inherit the joint
+# head's norms: τ-normalising it would have little to correct.
 best = search.best_estimator_
-backbone, head = best.named_steps["feat"], best.named_steps["clf"]
+backbone = best.named_steps["feat"]
+refitted = TauNormClassifier(joint_head=None, tau=0.0, n_threads=1).fit(
+    backbone.transform(d.X_train), d.y_train)
 
 fig, ax = plt.subplots(figsize=(7, 4.2))
 displays = [
     WeightNormDisplay.from_estimator(backbone, ax=ax, name="Backbone's joint head"),
-    WeightNormDisplay(np.linalg.norm(head.joint_coef_, axis=1), head.class_counts_,
-                      name="classifier fitted in the pipeline").plot(ax=ax),
+    WeightNormDisplay.from_estimator(refitted, ax=ax,
+                                     name="linear head fitted on the features"),
 ]
 ax.set_ylim(bottom=0)
 ax.set_title("digits-LT: weight norm per class")
@@ -179,12 +181,6 @@ for disp in displays:
           f"{disp.norms[many].mean() / disp.norms[few].mean():.2f}")
 
 # %%
-# To τ-normalise the joint head itself, as Kang et al. do, give it to the head on
-# cached features, ``TauNormClassifier(joint_head=(backbone.coef_,
-# backbone.intercept_))``, and choose τ on a held-out development set, as in
-# :ref:`sphx_glr_auto_examples_plot_decoupling.py`; a Pipeline cannot do that, since
-# its last step only ever sees features.
-#
 # The chosen τ on the test set
 # ----------------------------
 #
@@ -209,18 +205,16 @@ print(f"run time: {time.perf_counter() - start:.0f} s")
 # What we saw
 # -----------
 #
-# - The counts show the caches at work: one backbone per fold plus the refit, not one
-#   per candidate, and likewise for the linear head.
-# - The sweep is nearly flat: no value of τ moves accuracy much from the many- to the
-#   few-shot digits, and the balanced accuracy (``all``) changes by less than its spread
-#   over the folds, so the τ the search picks is a close call. The few-shot bands are
-#   wide: each validation fold holds only a handful of few-shot images.
-# - The weight norms say why: the Backbone's joint head has clearly longer weight
-#   vectors for the larger classes, while the norms of the classifier fitted in the
-#   pipeline vary much less with the class size (the printed ratio is closer to 1),
-#   which leaves τ little to correct.
-# - On the test set the tuned τ-norm pipeline does not improve on the Backbone's own
-#   joint head. With 30 test images per class, one image is more than three points of
-#   a class's accuracy, so small differences between the two rows are not a ranking.
+# - The count shows the cache at work: one backbone per fold plus the refit, not one per
+#   candidate; the head used the Backbone's joint head.
+# - The sweep shows the trade-off τ controls: as τ grows, the few-shot digits gain and
+#   the many-shot digits lose a little. The bands are wide, since each validation fold
+#   holds only a handful of few-shot images, so neighbouring values of τ are not told
+#   apart.
+# - The Backbone's joint head has longer weight vectors for the larger classes, which is
+#   what τ divides out; a linear head fitted on the training features afterwards varies
+#   much less with the class size (its printed ratio is closer to 1).
+# - With 30 test images per class, one image is more than three points of a class's
+#   accuracy: read the test rows as a check that the chosen τ behaves, not as a ranking.
 # - The search machinery (caching, shot scorers, the sweep display) works the same for
-#   any stage-2 parameter; what it can find depends on the classifier it tunes.
+#   any stage-2 parameter.

@@ -46,9 +46,10 @@ from ..utils import check_long_tailed_targets, resolve_device, thread_limit
 from ..utils._sampling import SAMPLER_CONSTRAINT
 from ..utils._validation import balanced_holdout_indices, input_attributes_restored_on_error
 from . import _callbacks as cb
+from ._joint_registry import register_joint_head
 from ._module import LTModule
 from ._net import BatchIterator, LTNet
-from ._stochastic import SampledNetworks, register
+from ._stochastic import SampledNetworks, register, row_hashes
 
 # skorch-style routed parameters: ``module__width=...`` goes to the network
 # constructor, ``optimizer__nesterov=True`` to SGD, ``criterion__gamma=2`` to the loss.
@@ -843,10 +844,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
 
     def _set_stochastic(self, sampled, X):
         """Store the posterior and register the training inputs' stochastic features."""
-        # A refit forgets the previous fit's training features, which
-        # fit_transform would otherwise return, and their registration.
+        # A refit forgets what the previous fit registered: its training features
+        # (which fit_transform would otherwise return) and their registrations.
         for key in ("swag_", "_swag_networks", "swag_train_features_", "_swag_entry",
-                    "_train_features"):
+                    "_train_features", "_train_row_hashes", "_joint_entry"):
             self.__dict__.pop(key, None)
         if sampled is None:
             return
@@ -911,6 +912,13 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then return the features of ``X`` (what ``Pipeline.fit`` calls).
 
+        The rows returned are registered with a copy of the joint head
+        (``coef_``, ``intercept_``), so that a head fitted on them with
+        ``joint_head="auto"`` (:class:`~sklearn_lt.heads.TauNormClassifier`,
+        :class:`~sklearn_lt.heads.LWSClassifier`,
+        :class:`~sklearn_lt.heads.LogitAdjustedClassifier`, the next step of a
+        Pipeline) adjusts this joint head, as the decoupling papers do.
+
         Parameters
         ----------
         X : array-like, same layout as in ``fit``
@@ -929,8 +937,14 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         """
         self.fit(X, y)
         if "_train_features" in self.__dict__:
-            return self._train_features.copy()
-        return self.transform(X)
+            Z = self._train_features.copy()
+        else:
+            Z = self.transform(X)
+        # A head after this step in a Pipeline (joint_head="auto") finds the
+        # joint head from these rows; see _joint_registry.
+        self._train_row_hashes = row_hashes(Z)
+        self._joint_entry = register_joint_head(self._train_row_hashes, self)
+        return Z
 
     def transform_stochastic(self, X, n_samples=None, *, output="features"):
         """Stochastic representations: ``X`` through each network drawn from SWAG.
@@ -995,7 +1009,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         # A copy: object.__getstate__ returns the live __dict__, and dropping the
         # entry from it would unregister this fitted backbone.
         state = dict(super().__getstate__())
-        state.pop("_swag_entry", None)  # the cache registration is rebuilt on load
+        # The registrations are rebuilt on load.
+        state.pop("_swag_entry", None)
+        state.pop("_joint_entry", None)
         if "net_" in state:
             # skorch maps module_, optimizer_ and criterion_ to the CPU on a machine
             # without CUDA, but a fitted net holds other CUDA tensors: its module
@@ -1016,6 +1032,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         super().__setstate__(state)
         if "swag_train_features_" in self.__dict__:
             self._swag_entry = register(self._train_features, self.swag_train_features_)
+        if "_train_row_hashes" in self.__dict__:
+            self._joint_entry = register_joint_head(self._train_row_hashes, self)
 
     def _logits(self, X, desc):
         check_is_fitted(self)

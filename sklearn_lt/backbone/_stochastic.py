@@ -60,15 +60,13 @@ def row_hashes(Z, chunk=4096):
     return out
 
 
-class _Entry:
-    """Registered training rows: sorted hashes and the stochastic copies of each row."""
+class SortedRows:
+    """The row hashes of a set of training features, sorted for lookup."""
 
-    def __init__(self, Z, samples, serial):
+    def __init__(self, hashes, serial):
         self.serial = serial  # registration order: the newest entry wins a tie
-        h = row_hashes(Z)
-        self.order = np.argsort(h[:, 0], kind="stable")
-        self.h0, self.h1 = h[self.order, 0], h[self.order, 1]
-        self.samples = samples  # (M, n, d) float32
+        self.order = np.argsort(hashes[:, 0], kind="stable")
+        self.h0, self.h1 = hashes[self.order, 0], hashes[self.order, 1]
 
     def find(self, hashes):
         """Row index of each query row, or None if any row is unknown here."""
@@ -78,6 +76,14 @@ class _Entry:
                 and np.array_equal(self.h1[pos], hashes[:, 1])):
             return None
         return self.order[pos]
+
+
+class _Entry(SortedRows):
+    """Registered training rows and the stochastic copies of each row."""
+
+    def __init__(self, Z, samples, serial):
+        super().__init__(row_hashes(Z), serial)
+        self.samples = samples  # (M, n, d) float32
 
 
 _REGISTRY = weakref.WeakSet()

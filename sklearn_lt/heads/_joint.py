@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval
 
+from ..backbone._joint_registry import find_joint_head
 from ._base import THREADS_CONSTRAINT, BaseHead, LinearHeadMixin
 from ._linear import cached_linear_head
 
@@ -23,8 +24,13 @@ JOINT_HEAD_CONSTRAINTS = {
 }
 
 JOINT_HEAD_PARAMS_DOC = """\
-joint_head : None, tuple (coef, intercept) or fitted estimator, default=None
+joint_head : "auto", None, tuple (coef, intercept) or fitted estimator, \
+default="auto"
     The jointly trained (instance-balanced) linear head to adjust.
+    ``"auto"``: when ``X`` holds training features of a fitted
+    :class:`~sklearn_lt.Backbone` (what a ``Pipeline`` after the Backbone
+    passes, also in a search and from a ``Pipeline(memory=...)`` cache),
+    that Backbone's joint head, as in the papers; otherwise as ``None``.
     ``None`` fits it on ``X`` with :func:`fit_linear_head` (multinomial
     logistic regression, no re-balancing; ``C``, ``max_iter``, ``tol``
     apply). A tuple gives ``coef`` of shape (n_classes, n_features) and
@@ -34,9 +40,11 @@ joint_head : None, tuple (coef, intercept) or fitted estimator, default=None
     it has ``classes_`` they must equal the classes of ``y``. ``clone``
     un-fits an estimator given as a parameter, so inside ``GridSearchCV``
     pass the tuple ``(backbone.coef_, backbone.intercept_)``, or use
-    ``None`` in a ``Pipeline`` after the Backbone.
+    ``"auto"`` in a ``Pipeline`` after the Backbone. ``joint_head_source_``
+    says which was used.
 C : float, default=1.0
-    Inverse L2 strength of the joint head fitted when ``joint_head=None``.
+    Inverse L2 strength of the joint head fitted on ``X`` (``joint_head=None``,
+    or ``"auto"`` without a Backbone's features).
 max_iter : int, default=1000
     L-BFGS iterations for that fit.
 tol : float, default=1e-4
@@ -55,11 +63,21 @@ class JointHeadMixin:
     """
 
     def _joint_head(self, X, y_enc, classes):
-        """Validated float64 copies ``(coef, intercept)`` of the joint head and the
-        L-BFGS iterations spent on it (0 when it was given)."""
+        """Validated float64 copies ``(coef, intercept)`` of the joint head, the
+        L-BFGS iterations spent on it (0 when it was given), and its origin:
+        ``(source, loss)``, source "backbone" (found by ``"auto"``), "given" or
+        "fitted", loss the stage-1 loss of a Backbone's joint head (or None).
+        """
         n_classes, n_features = classes.shape[0], X.shape[1]
         joint = self.joint_head
         n_iter = 0
+        loss = getattr(joint, "loss_", None)
+        if isinstance(joint, str) and joint == "auto":
+            entry = find_joint_head(X, classes)
+            joint = None if entry is None else (entry.coef, entry.intercept)
+            loss = None if entry is None else entry.loss
+        source = "fitted" if joint is None else (
+            "given" if joint is self.joint_head else "backbone")
         if joint is None:
             coef, intercept, n_iter = cached_linear_head(
                 self.memory, X, y_enc, n_classes, C=self.C, max_iter=self.max_iter, tol=self.tol)
@@ -104,7 +122,7 @@ class JointHeadMixin:
             )
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise ValueError("joint_head coef/intercept contain NaN or infinity.")
-        return coef, intercept, n_iter
+        return coef, intercept, n_iter, (source, loss)
 
 
 class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):
@@ -122,7 +140,7 @@ class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):
         **THREADS_CONSTRAINT,
     }
 
-    def __init__(self, tau=1.0, *, joint_head=None, C=1.0, max_iter=1000, tol=1e-4, memory=None,
+    def __init__(self, tau=1.0, *, joint_head="auto", C=1.0, max_iter=1000, tol=1e-4, memory=None,
                  n_threads=None):
         self.tau = tau
         self.joint_head = joint_head

@@ -50,6 +50,10 @@ class LogitAdjustedClassifier(PostHocJointHead):
         Weights of the joint head (a copy).
     joint_intercept_ : ndarray of shape (n_classes,)
         Bias of the joint head (a copy).
+    joint_head_source_ : {"backbone", "given", "fitted"}
+        Where the joint head came from: the Backbone whose training features
+        ``X`` are (``joint_head="auto"``), the ``joint_head`` parameter, or
+        fitted on ``X``.
     coef_ : ndarray of shape (n_classes, n_features_in_)
         Equal to ``joint_coef_``.
     intercept_ : ndarray of shape (n_classes,)
@@ -64,16 +68,18 @@ class LogitAdjustedClassifier(PostHocJointHead):
     Warns
     -----
     DoubleAdjustmentWarning
-        When ``joint_head`` is a Backbone trained with the logit-adjusted or
-        balanced-softmax loss and ``tau > 0``: that training already
-        subtracted the prior, and a second correction over-shoots towards
+        When the joint head is a Backbone's (given, or found by ``"auto"``)
+        trained with the logit-adjusted or balanced-softmax loss and
+        ``tau > 0``: that training already subtracted the prior, and a second
+        correction over-shoots towards
         the tail. Use the Backbone's own predictions, or ``tau=0``.
 
     Notes
     -----
-    Inside a ``Pipeline`` (``joint_head=None``) the joint head is refitted on
-    the features without re-balancing, so the correction applies once
-    whatever the Backbone's loss.
+    Inside a ``Pipeline`` after a Backbone, ``joint_head="auto"`` adjusts the
+    Backbone's joint head, so the warning above applies there too. With
+    ``joint_head=None`` the joint head is refitted on the features without
+    re-balancing, and the correction applies once whatever the Backbone's loss.
 
     References
     ----------
@@ -97,18 +103,18 @@ class LogitAdjustedClassifier(PostHocJointHead):
     _catalog_variants = {"post-hoc LA": {}}
 
     def _fit(self, X, y_enc, classes, counts):
-        prior_loss = getattr(self.joint_head, "loss_", None)
+        coef, intercept, n_iter, (source, prior_loss) = self._joint_head(X, y_enc, classes)
         if prior_loss in _PRIOR_AWARE_LOSSES and self.tau > 0:
             warnings.warn(
-                f"joint_head is a Backbone trained with loss={prior_loss!r}, which already "
-                "corrects for the class prior; adjusting its logits again by "
+                f"The joint head is a Backbone's trained with loss={prior_loss!r}, which "
+                "already corrects for the class prior; adjusting its logits again by "
                 f"tau={self.tau} * log(prior) over-corrects towards the tail. Use the "
                 "Backbone's own predictions, tau=0, or a Backbone trained with loss='ce'.",
                 DoubleAdjustmentWarning, stacklevel=4)
-        coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
         return {
             "joint_coef_": coef,
             "joint_intercept_": intercept,
+            "joint_head_source_": source,
             "n_iter_": n_iter,
             "log_prior_": np.log(counts / counts.sum()),
         }

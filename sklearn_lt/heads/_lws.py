@@ -73,6 +73,10 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
         Weights of the frozen joint head (a copy).
     joint_intercept_ : ndarray of shape (n_classes,)
         Bias of the frozen joint head (a copy).
+    joint_head_source_ : {"backbone", "given", "fitted"}
+        Where the joint head came from: the Backbone whose training features
+        ``X`` are (``joint_head="auto"``), the ``joint_head`` parameter, or
+        fitted on ``X``.
     coef_ : ndarray of shape (n_classes, n_features_in_)
         ``scales_[:, None] * joint_coef_``.
     intercept_ : ndarray of shape (n_classes,)
@@ -119,7 +123,7 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
         "stochastic": ["boolean"],
     }
 
-    def __init__(self, joint_head=None, *, C=1.0, max_iter=1000, tol=1e-4, memory=None, epochs=5,
+    def __init__(self, joint_head="auto", *, C=1.0, max_iter=1000, tol=1e-4, memory=None, epochs=5,
                  batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4, sampler="class",
                  random_state=None, device="cpu", verbose=0, n_threads=None,
                  stochastic=False):
@@ -134,13 +138,14 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
                          device=device, verbose=verbose, n_threads=n_threads)
 
     def _fit(self, X, y_enc, classes, counts):
-        coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
+        coef, intercept, n_iter, (source, _) = self._joint_head(X, y_enc, classes)
         module = _ScaledLinear(coef, intercept)
         history = self._train_sgd(module, *with_stochastic_rows(X, y_enc, self.stochastic))
         scales = module.scales.detach().cpu().double().numpy()
         return {
             "joint_coef_": coef,
             "joint_intercept_": intercept,
+            "joint_head_source_": source,
             "joint_n_iter_": n_iter,
             "n_iter_": len(history["loss"]),
             "scales_": scales,

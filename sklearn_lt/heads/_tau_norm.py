@@ -44,6 +44,10 @@ class TauNormClassifier(PostHocJointHead):
         Weights of the joint head (a copy).
     joint_intercept_ : ndarray of shape (n_classes,)
         Bias of the joint head (a copy; not used by the predictions).
+    joint_head_source_ : {"backbone", "given", "fitted"}
+        Where the joint head came from: the Backbone whose training features
+        ``X`` are (``joint_head="auto"``), the ``joint_head`` parameter, or
+        fitted on ``X``.
     coef_ : ndarray of shape (n_classes, n_features_in_)
         ``joint_coef_[j] / ||joint_coef_[j]||^tau`` for the current ``tau``
         (read-only; a zero row stays zero).
@@ -83,8 +87,9 @@ class TauNormClassifier(PostHocJointHead):
     _catalog_variants = {"tau-norm": {}}
 
     def _fit(self, X, y_enc, classes, counts):
-        coef, intercept, n_iter = self._joint_head(X, y_enc, classes)
-        return {"joint_coef_": coef, "joint_intercept_": intercept, "n_iter_": n_iter}
+        coef, intercept, n_iter, (source, _) = self._joint_head(X, y_enc, classes)
+        return {"joint_coef_": coef, "joint_intercept_": intercept, "n_iter_": n_iter,
+                "joint_head_source_": source}
 
     @property
     def coef_(self):

@@ -1,0 +1,69 @@
+"""How a head in a Pipeline finds the joint head of the Backbone before it.
+
+tau-normalisation, LWS and post-hoc logit adjustment adjust the linear head
+trained jointly with the representation (Kang et al., 2020; Menon et al.,
+2021). In ``Pipeline([("feat", Backbone(...)), ("clf", TauNormClassifier())])``
+the head only receives features, and ``clone`` (in every search) un-fits an
+estimator passed as a parameter, so the Backbone cannot be handed to the head.
+Instead, ``Backbone.fit_transform`` -- what a Pipeline calls -- registers the
+row hashes of the training features it returns together with a copy of its
+joint head, in a process-wide, weakly referenced registry (the mechanism that
+carries SWAG's stochastic representations, :mod:`._stochastic`). A head with
+``joint_head="auto"`` looks up the rows of the ``X`` it is fitted on: when
+every row belongs to a registered Backbone's training features -- in any
+order or subset, as in cross-validation on features -- it adjusts that
+Backbone's joint head. Features from anywhere else fall back to fitting a
+linear head on them. A Backbone unpickled from a ``Pipeline(memory=...)``
+cache registers itself again, so searches over the head's parameters keep
+finding it.
+"""
+
+import itertools
+import weakref
+
+import numpy as np
+
+from ._stochastic import SortedRows, row_hashes
+
+_REGISTRY = weakref.WeakSet()
+_SERIALS = itertools.count()
+
+
+class JointHeadEntry(SortedRows):
+    """A Backbone's training rows and a copy of its joint head (no reference to it)."""
+
+    def __init__(self, hashes, coef, intercept, classes, loss):
+        super().__init__(hashes, next(_SERIALS))
+        self.coef = np.array(coef, dtype=np.float64)
+        self.intercept = np.array(intercept, dtype=np.float64)
+        self.classes = np.asarray(classes)
+        self.loss = loss
+
+
+def register_joint_head(hashes, backbone):
+    """Make ``backbone``'s joint head findable from its training rows' ``hashes``.
+
+    Returns the entry; the registry holds it weakly, so the Backbone keeps it
+    alive as long as it lives.
+    """
+    entry = JointHeadEntry(hashes, backbone.coef_, backbone.intercept_, backbone.classes_,
+                           getattr(backbone, "loss_", None))
+    _REGISTRY.add(entry)
+    return entry
+
+
+def find_joint_head(X, classes):
+    """The newest entry whose training rows hold every row of ``X`` and whose
+    classes are ``classes``, or None."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0 or not _REGISTRY:
+        return None
+    candidates = [e for e in _REGISTRY
+                  if e.coef.shape[1] == X.shape[1] and np.array_equal(e.classes, classes)]
+    if not candidates:
+        return None
+    hashes = row_hashes(X)
+    for entry in sorted(candidates, key=lambda e: e.serial, reverse=True):
+        if entry.find(hashes) is not None:
+            return entry
+    return None
