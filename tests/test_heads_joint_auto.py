@@ -130,3 +130,15 @@ def test_logit_adjustment_after_a_prior_aware_backbone_warns_in_a_pipeline(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DoubleAdjustmentWarning)
         pipe.set_params(clf__tau=0.0).fit(X, y)
+
+
+def test_a_threaded_search_finds_the_joint_heads(data):
+    # joblib's threading backend fits folds concurrently: backbones register while
+    # heads look up.
+    X, y = data
+    pipe = Pipeline([("feat", _backbone()), ("clf", TauNormClassifier())])
+    with joblib.parallel_backend("threading", n_jobs=2):
+        search = GridSearchCV(pipe, {"clf__tau": [0.0, 1.0]}, cv=3, n_jobs=2,
+                              scoring=make_shot_scorer("all")).fit(X, y)
+    assert search.best_estimator_[-1].joint_head_source_ == "backbone"
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()

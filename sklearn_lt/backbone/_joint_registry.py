@@ -19,6 +19,7 @@ finding it.
 """
 
 import itertools
+import threading
 import weakref
 
 import numpy as np
@@ -27,6 +28,9 @@ from ._stochastic import SortedRows, row_hashes
 
 _REGISTRY = weakref.WeakSet()
 _SERIALS = itertools.count()
+# Searches with joblib's threading backend fit heads and backbones concurrently; a
+# set that grows while another thread iterates over it raises.
+_LOCK = threading.Lock()
 
 
 class JointHeadEntry(SortedRows):
@@ -48,7 +52,8 @@ def register_joint_head(hashes, backbone):
     """
     entry = JointHeadEntry(hashes, backbone.coef_, backbone.intercept_, backbone.classes_,
                            getattr(backbone, "loss_", None))
-    _REGISTRY.add(entry)
+    with _LOCK:
+        _REGISTRY.add(entry)
     return entry
 
 
@@ -56,9 +61,11 @@ def find_joint_head(X, classes):
     """The newest entry whose training rows hold every row of ``X`` and whose
     classes are ``classes``, or None."""
     X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or not _REGISTRY:
+    if X.ndim != 2 or X.shape[0] == 0:
         return None
-    candidates = [e for e in _REGISTRY
+    with _LOCK:
+        entries = list(_REGISTRY)
+    candidates = [e for e in entries
                   if e.coef.shape[1] == X.shape[1] and np.array_equal(e.classes, classes)]
     if not candidates:
         return None

@@ -28,6 +28,7 @@ copies of the same rows.
 
 import copy
 import itertools
+import threading
 import warnings
 import weakref
 
@@ -88,6 +89,9 @@ class _Entry(SortedRows):
 
 _REGISTRY = weakref.WeakSet()
 _SERIALS = itertools.count()
+# Searches with joblib's threading backend fit heads and backbones concurrently; a
+# set that grows while another thread iterates over it raises.
+_LOCK = threading.Lock()
 
 
 def register(Z, samples):
@@ -97,7 +101,8 @@ def register(Z, samples):
     fitted Backbone) keeps it alive as long as it lives.
     """
     entry = _Entry(Z, samples, next(_SERIALS))
-    _REGISTRY.add(entry)
+    with _LOCK:
+        _REGISTRY.add(entry)
     return entry
 
 
@@ -108,7 +113,9 @@ def lookup(Z):
         return None
     hashes = row_hashes(Z)
     found = None
-    for entry in sorted(_REGISTRY, key=lambda e: e.serial, reverse=True):
+    with _LOCK:
+        entries = list(_REGISTRY)
+    for entry in sorted(entries, key=lambda e: e.serial, reverse=True):
         if entry.samples.shape[2] != Z.shape[1]:
             continue
         idx = entry.find(hashes)
