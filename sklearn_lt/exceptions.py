@@ -25,8 +25,10 @@ class DoubleAdjustmentWarning(UserWarning):
     """A post-hoc prior correction on a head whose training already corrected for the prior.
 
     Raised by :class:`~sklearn_lt.heads.LogitAdjustedClassifier` when its joint
-    head comes from a :class:`~sklearn_lt.Backbone` trained with the
-    logit-adjusted or balanced-softmax loss: subtracting ``tau * log(prior)``
-    again over-corrects towards the tail (in an exploratory Fashion-MNIST-LT
-    IF=100 run, balanced accuracy fell from 89.4 to 85.5).
+    head comes from a :class:`~sklearn_lt.Backbone` trained towards balance:
+    with the logit-adjusted or balanced-softmax loss, the class-balanced or
+    LDAM-DRW loss, or a sampler other than ``"instance"``. Subtracting
+    ``tau * log(prior)`` again over-corrects towards the tail (in an
+    exploratory Fashion-MNIST-LT IF=100 run with the logit-adjusted loss,
+    balanced accuracy fell from 89.4 to 85.5).
     """

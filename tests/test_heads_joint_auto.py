@@ -142,3 +142,28 @@ def test_a_threaded_search_finds_the_joint_heads(data):
                               scoring=make_shot_scorer("all")).fit(X, y)
     assert search.best_estimator_[-1].joint_head_source_ == "backbone"
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"sampler": "class"}, "sampler='class'"),
+    ({"sampler": "sqrt"}, "sampler='sqrt'"),
+    ({"sampler": "progressive"}, "sampler='progressive'"),
+    ({"loss": "class_balanced"}, "loss='cb'"),
+    ({"loss": "ldam_drw"}, "loss='ldam_drw'"),
+])
+def test_logit_adjustment_after_a_rebalanced_backbone_warns(data, params, named):
+    # Post-hoc LA assumes the joint head learned the training prior; a re-balanced
+    # stage 1 already moved it towards the tail.
+    X, y = data
+    pipe = Pipeline([("feat", _backbone(**params)), ("clf", LogitAdjustedClassifier())])
+    with pytest.warns(DoubleAdjustmentWarning, match=named.replace("(", r"\(")):
+        pipe.fit(X, y)
+
+
+@pytest.mark.parametrize("params", [{}, {"loss": "focal"}, {"loss": "ldam"}, {"sampler": 1.0}])
+def test_instance_balanced_training_does_not_warn(data, params):
+    X, y = data
+    pipe = Pipeline([("feat", _backbone(**params)), ("clf", LogitAdjustedClassifier())])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DoubleAdjustmentWarning)
+        pipe.fit(X, y)

@@ -24,6 +24,7 @@ import weakref
 
 import numpy as np
 
+from ..utils import sampler_exponent
 from ._stochastic import SortedRows, row_hashes
 
 _REGISTRY = weakref.WeakSet()
@@ -33,15 +34,39 @@ _SERIALS = itertools.count()
 _LOCK = threading.Lock()
 
 
+# Stage-1 losses whose joint head already favours the tail, fully (the two that
+# subtract the prior) or partly (class-balanced weights, LDAM's deferred re-weighting).
+_REBALANCING_LOSSES = ("logit_adjusted", "balanced_softmax", "cb", "ldam_drw")
+
+
+def rebalancing(estimator):
+    """How a fitted Backbone's training re-balanced its joint head, or None.
+
+    ``"loss='cb'"`` or ``"sampler='class'"`` (any sampler but instance-balanced);
+    None for instance-balanced training with an unweighted loss, and for an
+    estimator that is not a fitted Backbone.
+    """
+    loss = getattr(estimator, "loss_", None)
+    if loss is None:
+        return None
+    if loss in _REBALANCING_LOSSES:
+        return f"loss={loss!r}"
+    sampler = getattr(estimator, "sampler", "instance")
+    q = sampler_exponent(sampler)
+    if q is None or q < 1:
+        return f"sampler={sampler!r}"
+    return None
+
+
 class JointHeadEntry(SortedRows):
     """A Backbone's training rows and a copy of its joint head (no reference to it)."""
 
-    def __init__(self, hashes, coef, intercept, classes, loss):
+    def __init__(self, hashes, coef, intercept, classes, rebalancing):
         super().__init__(hashes, next(_SERIALS))
         self.coef = np.array(coef, dtype=np.float64)
         self.intercept = np.array(intercept, dtype=np.float64)
         self.classes = np.asarray(classes)
-        self.loss = loss
+        self.rebalancing = rebalancing
 
 
 def register_joint_head(hashes, backbone):
@@ -51,7 +76,7 @@ def register_joint_head(hashes, backbone):
     alive as long as it lives.
     """
     entry = JointHeadEntry(hashes, backbone.coef_, backbone.intercept_, backbone.classes_,
-                           getattr(backbone, "loss_", None))
+                           rebalancing(backbone))
     with _LOCK:
         _REGISTRY.add(entry)
     return entry

@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from ..backbone._joint_registry import find_joint_head
+from ..backbone._joint_registry import find_joint_head, rebalancing
 from ._base import THREADS_CONSTRAINT, BaseHead, LinearHeadMixin
 from ._linear import cached_linear_head
 
@@ -65,17 +65,18 @@ class JointHeadMixin:
     def _joint_head(self, X, y_enc, classes):
         """Validated float64 copies ``(coef, intercept)`` of the joint head, the
         L-BFGS iterations spent on it (0 when it was given), and its origin:
-        ``(source, loss)``, source "backbone" (found by ``"auto"``), "given" or
-        "fitted", loss the stage-1 loss of a Backbone's joint head (or None).
+        ``(source, rebalanced)``, source "backbone" (found by ``"auto"``),
+        "given" or "fitted", rebalanced how a Backbone's training already
+        re-balanced that joint head (e.g. ``"loss='cb'"``), or None.
         """
         n_classes, n_features = classes.shape[0], X.shape[1]
         joint = self.joint_head
         n_iter = 0
-        loss = getattr(joint, "loss_", None)
+        rebalanced = rebalancing(joint)
         if isinstance(joint, str) and joint == "auto":
             entry = find_joint_head(X, classes)
             joint = None if entry is None else (entry.coef, entry.intercept)
-            loss = None if entry is None else entry.loss
+            rebalanced = None if entry is None else entry.rebalancing
         source = "fitted" if joint is None else (
             "given" if joint is self.joint_head else "backbone")
         if joint is None:
@@ -122,7 +123,7 @@ class JointHeadMixin:
             )
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise ValueError("joint_head coef/intercept contain NaN or infinity.")
-        return coef, intercept, n_iter, (source, loss)
+        return coef, intercept, n_iter, (source, rebalanced)
 
 
 class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):

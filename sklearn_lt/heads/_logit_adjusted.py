@@ -11,9 +11,6 @@ from ..utils._docstring import Substitution
 from ._base import THREADS_PARAM_DOC
 from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
 
-# Losses whose training already subtracts log(prior) from the logits.
-_PRIOR_AWARE_LOSSES = ("logit_adjusted", "balanced_softmax")
-
 
 @Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, threads_param=THREADS_PARAM_DOC)
 class LogitAdjustedClassifier(PostHocJointHead):
@@ -69,9 +66,10 @@ class LogitAdjustedClassifier(PostHocJointHead):
     -----
     DoubleAdjustmentWarning
         When the joint head is a Backbone's (given, or found by ``"auto"``)
-        trained with the logit-adjusted or balanced-softmax loss and
-        ``tau > 0``: that training already subtracted the prior, and a second
-        correction over-shoots towards
+        trained towards balance and ``tau > 0``: with the logit-adjusted or
+        balanced-softmax loss (which subtract the prior), the class-balanced
+        or LDAM-DRW loss, or any sampler but ``"instance"``. That training
+        already favours the tail, and a second correction over-shoots towards
         the tail. Use the Backbone's own predictions, or ``tau=0``.
 
     Notes
@@ -103,13 +101,14 @@ class LogitAdjustedClassifier(PostHocJointHead):
     _catalog_variants = {"post-hoc LA": {}}
 
     def _fit(self, X, y_enc, classes, counts):
-        coef, intercept, n_iter, (source, prior_loss) = self._joint_head(X, y_enc, classes)
-        if prior_loss in _PRIOR_AWARE_LOSSES and self.tau > 0:
+        coef, intercept, n_iter, (source, rebalanced) = self._joint_head(X, y_enc, classes)
+        if rebalanced is not None and self.tau > 0:
             warnings.warn(
-                f"The joint head is a Backbone's trained with loss={prior_loss!r}, which "
-                "already corrects for the class prior; adjusting its logits again by "
-                f"tau={self.tau} * log(prior) over-corrects towards the tail. Use the "
-                "Backbone's own predictions, tau=0, or a Backbone trained with loss='ce'.",
+                f"The joint head is that of a Backbone trained with {rebalanced}, which "
+                "already re-balances it towards the tail (fully or in part); adjusting its "
+                f"logits again by tau={self.tau} * log(prior) over-corrects. Use the "
+                "Backbone's own predictions, a smaller tau (chosen on held-out data), or a "
+                "Backbone trained with loss='ce' and sampler='instance'.",
                 DoubleAdjustmentWarning, stacklevel=4)
         return {
             "joint_coef_": coef,
