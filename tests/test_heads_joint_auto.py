@@ -167,3 +167,27 @@ def test_instance_balanced_training_does_not_warn(data, params):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DoubleAdjustmentWarning)
         pipe.fit(X, y)
+
+
+def test_other_labels_on_the_same_rows_are_another_task(data):
+    # Review: the lookup matched rows only, so a head fitted with permuted labels
+    # adjusted a joint head trained for other labels.
+    X, y = data
+    backbone = _backbone()
+    Z = backbone.fit_transform(X, y)
+    assert TauNormClassifier().fit(Z, (y + 1) % 3).joint_head_source_ == "fitted"
+    assert TauNormClassifier().fit(Z, y).joint_head_source_ == "backbone"
+
+
+def test_two_backbones_with_the_same_training_data_and_other_heads_warn(data):
+    X, y = data
+    first = _backbone()
+    Z = first.fit_transform(X, y)
+    second = _backbone()
+    second.fit_transform(X, y)
+    second._joint_entry.coef = second._joint_entry.coef + 1.0  # as if trained otherwise
+    with pytest.warns(UserWarning, match="more than one fitted Backbone"):
+        head = TauNormClassifier().fit(Z, y)
+    np.testing.assert_array_equal(head.joint_coef_, second._joint_entry.coef)  # the newest
+    del first
+

@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
     _check_n_features,
     check_array,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 from skorch.callbacks import PrintLog
@@ -847,7 +848,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         # A refit forgets what the previous fit registered: its training features
         # (which fit_transform would otherwise return) and their registrations.
         for key in ("swag_", "_swag_networks", "swag_train_features_", "_swag_entry",
-                    "_train_features", "_train_row_hashes", "_joint_entry"):
+                    "_train_features", "_train_rows", "_joint_entry"):
             self.__dict__.pop(key, None)
         if sampled is None:
             return
@@ -942,8 +943,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             Z = self.transform(X)
         # A head after this step in a Pipeline (joint_head="auto") finds the
         # joint head from these rows; see _joint_registry.
-        self._train_row_hashes = row_hashes(Z)
-        self._joint_entry = register_joint_head(self._train_row_hashes, self)
+        # The labels too: a head fitted on these rows with other labels is
+        # another task, whose joint head this is not.
+        self._train_rows = (row_hashes(Z), np.searchsorted(self.classes_, column_or_1d(y)))
+        self._joint_entry = register_joint_head(*self._train_rows, self)
         return Z
 
     def transform_stochastic(self, X, n_samples=None, *, output="features"):
@@ -1032,8 +1035,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         super().__setstate__(state)
         if "swag_train_features_" in self.__dict__:
             self._swag_entry = register(self._train_features, self.swag_train_features_)
-        if "_train_row_hashes" in self.__dict__:
-            self._joint_entry = register_joint_head(self._train_row_hashes, self)
+        if "_train_rows" in self.__dict__:
+            self._joint_entry = register_joint_head(*self._train_rows, self)
 
     def _logits(self, X, desc):
         check_is_fitted(self)

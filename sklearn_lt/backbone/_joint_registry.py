@@ -20,6 +20,7 @@ finding it.
 
 import itertools
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -59,32 +60,45 @@ def rebalancing(estimator):
 
 
 class JointHeadEntry(SortedRows):
-    """A Backbone's training rows and a copy of its joint head (no reference to it)."""
+    """A Backbone's training rows and labels, and a copy of its joint head (no
+    reference to the Backbone itself)."""
 
-    def __init__(self, hashes, coef, intercept, classes, rebalancing):
+    def __init__(self, hashes, labels, coef, intercept, classes, rebalancing):
         super().__init__(hashes, next(_SERIALS))
+        self.labels = np.asarray(labels)  # class index of each training row
         self.coef = np.array(coef, dtype=np.float64)
         self.intercept = np.array(intercept, dtype=np.float64)
         self.classes = np.asarray(classes)
         self.rebalancing = rebalancing
 
+    def holds(self, hashes, labels):
+        """Whether every query row is a training row, with the same label."""
+        idx = self.find(hashes)
+        return idx is not None and bool(np.array_equal(self.labels[idx], labels))
 
-def register_joint_head(hashes, backbone):
-    """Make ``backbone``'s joint head findable from its training rows' ``hashes``.
+
+def register_joint_head(hashes, labels, backbone):
+    """Make ``backbone``'s joint head findable from its training rows (``hashes``)
+    and their class indices (``labels``).
 
     Returns the entry; the registry holds it weakly, so the Backbone keeps it
     alive as long as it lives.
     """
-    entry = JointHeadEntry(hashes, backbone.coef_, backbone.intercept_, backbone.classes_,
-                           rebalancing(backbone))
+    entry = JointHeadEntry(hashes, labels, backbone.coef_, backbone.intercept_,
+                           backbone.classes_, rebalancing(backbone))
     with _LOCK:
         _REGISTRY.add(entry)
     return entry
 
 
-def find_joint_head(X, classes):
-    """The newest entry whose training rows hold every row of ``X`` and whose
-    classes are ``classes``, or None."""
+def find_joint_head(X, y_enc, classes):
+    """The joint head of the Backbone trained on the rows of ``X`` with the labels
+    ``classes[y_enc]``, or None.
+
+    When several live Backbones match with different joint heads (a network with
+    frozen features trained twice, say), the most recently registered one is used,
+    with a warning.
+    """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
         return None
@@ -95,7 +109,13 @@ def find_joint_head(X, classes):
     if not candidates:
         return None
     hashes = row_hashes(X)
-    for entry in sorted(candidates, key=lambda e: e.serial, reverse=True):
-        if entry.find(hashes) is not None:
-            return entry
-    return None
+    found = [e for e in sorted(candidates, key=lambda e: e.serial, reverse=True)
+             if e.holds(hashes, y_enc)]
+    if any(not (np.array_equal(e.coef, found[0].coef)
+                and np.array_equal(e.intercept, found[0].intercept)) for e in found[1:]):
+        warnings.warn(
+            "These features and labels are the training data of more than one fitted "
+            "Backbone with different joint heads; using the most recently fitted or loaded "
+            "one. Pass joint_head=(backbone.coef_, backbone.intercept_) to choose.",
+            UserWarning, stacklevel=4)
+    return found[0] if found else None

@@ -27,10 +27,12 @@ JOINT_HEAD_PARAMS_DOC = """\
 joint_head : "auto", None, tuple (coef, intercept) or fitted estimator, \
 default="auto"
     The jointly trained (instance-balanced) linear head to adjust.
-    ``"auto"``: when ``X`` holds training features of a fitted
-    :class:`~sklearn_lt.Backbone` (what a ``Pipeline`` after the Backbone
-    passes, also in a search and from a ``Pipeline(memory=...)`` cache),
-    that Backbone's joint head, as in the papers; otherwise as ``None``.
+    ``"auto"``: when ``(X, y)`` are rows that
+    :meth:`Backbone.fit_transform <sklearn_lt.Backbone.fit_transform>` returned,
+    with their labels (what a ``Pipeline`` after the Backbone passes, also in
+    a search and from a ``Pipeline(memory=...)`` cache), that Backbone's joint
+    head, as in the papers; otherwise as ``None``. After ``fit`` and
+    ``transform`` called separately, pass the Backbone instead.
     ``None`` fits it on ``X`` with :func:`fit_linear_head` (multinomial
     logistic regression, no re-balancing; ``C``, ``max_iter``, ``tol``
     apply). A tuple gives ``coef`` of shape (n_classes, n_features) and
@@ -74,7 +76,7 @@ class JointHeadMixin:
         n_iter = 0
         rebalanced = rebalancing(joint)
         if isinstance(joint, str) and joint == "auto":
-            entry = find_joint_head(X, classes)
+            entry = find_joint_head(X, y_enc, classes)
             joint = None if entry is None else (entry.coef, entry.intercept)
             rebalanced = None if entry is None else entry.rebalancing
         source = "fitted" if joint is None else (
