@@ -191,3 +191,9 @@ def test_two_backbones_with_the_same_training_data_and_other_heads_warn(data):
     np.testing.assert_array_equal(head.joint_coef_, second._joint_entry.coef)  # the newest
     del first
 
+
+def test_fit_transform_passes_the_development_set(data):
+    X, y = data
+    backbone = _backbone(early_stopping=1, max_epochs=3)
+    backbone.fit_transform(X, y, X_dev=X[:30], y_dev=y[:30])
+    assert backbone.best_epoch_ >= 1

@@ -927,7 +927,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         y : array-like of shape (n_samples,)
             Class labels.
         **fit_params : dict
-            Unused; accepted for compatibility.
+            Passed to ``fit``: ``X_dev``, ``y_dev`` (in a Pipeline,
+            ``fit(X, y, feat__X_dev=..., feat__y_dev=...)``).
 
         Returns
         -------
@@ -936,7 +937,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             stochastic representations were registered at fit, whatever the
             device's determinism.
         """
-        self.fit(X, y)
+        self.fit(X, y, **fit_params)
         if "_train_features" in self.__dict__:
             Z = self._train_features.copy()
         else:
