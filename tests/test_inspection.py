@@ -360,3 +360,41 @@ def test_missing_matplotlib_gives_a_clear_error(monkeypatch, display):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="needs matplotlib.*pip install matplotlib"):
         display()
+
+
+# --- unwrapping (review findings) -------------------------------------------------------
+
+def test_a_search_inside_a_pipeline_is_looked_into(features):
+    Z, y = features
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("clf", GridSearchCV(TauNormClassifier(), {"tau": [0.0, 1.0]}, cv=3))])
+    pipe.fit(Z, y)
+    tuned = pipe[-1].best_estimator_
+    disp = WeightNormDisplay.from_estimator(pipe)
+    np.testing.assert_allclose(disp.norms, np.linalg.norm(tuned.coef_, axis=1))
+    assert disp.line_.get_label() == "TauNormClassifier"
+
+
+def test_weight_norms_are_placed_at_the_original_training_sizes(features):
+    # A head after a resampler saw resampled counts; the figure places classes at
+    # the training sizes, as the scorers and ClassAccuracyDisplay do.
+    from imblearn.pipeline import Pipeline as ImbPipeline
+
+    from sklearn_lt.resampling import PowerResampler
+
+    Z, y = features
+    pipe = ImbPipeline([("rs", PowerResampler(q=0.0, random_state=0)),
+                        ("clf", TauNormClassifier(tau=0.0))]).fit(Z, y)
+    assert not np.array_equal(pipe[-1].class_counts_, [300, 60, 12])
+    disp = WeightNormDisplay.from_estimator(pipe)
+    np.testing.assert_array_equal(disp.class_counts, [300, 60, 12])
+
+
+def test_tau_sweep_leaves_out_the_rows_of_another_grid(features):
+    Z, y = features
+    grid = [{"tau": [0.5, 1.0, 2.0]}, {"joint_head": [None], "C": [0.01]}]
+    search = GridSearchCV(TauNormClassifier(), grid, cv=3).fit(Z, y)
+    disp = TauSweepDisplay.from_estimator(search, param_name="tau")
+    np.testing.assert_array_equal(disp.param_values, [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(disp.lines_["score"].get_ydata(),
+                               search.cv_results_["mean_test_score"][:3])

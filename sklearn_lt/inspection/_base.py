@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..metrics._shot import _train_count_lookup
+from ..utils import class_counts_of
 
 #: ``gid`` of the shaded shot bands, so that a second model drawn on the same
 #: axes does not shade them again.
@@ -35,37 +36,61 @@ def _axes(ax, caller):
 
 
 def _find_fitted(estimator, attribute):
-    """The estimator itself, a search's best estimator, or the last Pipeline step with it.
+    """The estimator itself, else what it wraps that has ``attribute``.
 
-    Heads sit at the end of a Pipeline, so the search goes from the last step
-    backwards; a Backbone in front of a head answers only when no later step has
-    ``attribute``.
+    A search is replaced by its best estimator; a Pipeline is searched from its
+    last step backwards, into steps that are themselves searches or Pipelines:
+    heads sit at the end, and a Backbone in front of a head answers only when no
+    later step has ``attribute``.
     """
-    seen = set()
-    est = estimator
-    while id(est) not in seen:
-        seen.add(id(est))
-        if hasattr(est, attribute):
-            return est
-        if hasattr(est, "best_estimator_"):
-            est = est.best_estimator_
-        elif hasattr(est, "steps"):
-            for _, step in reversed(est.steps):
-                if step is not None and step != "passthrough" and hasattr(step, attribute):
-                    return step
-            break
-        else:
-            break
-    raise AttributeError(
-        f"{type(estimator).__name__} has no fitted {attribute!r}, nor has any step "
-        "it wraps. Fit it first, or pass an estimator that has it."
-    )
+    found = _search(estimator, attribute, set())
+    if found is None:
+        raise AttributeError(
+            f"{type(estimator).__name__} has no fitted {attribute!r}, nor has any step "
+            "it wraps. Fit it first, or pass an estimator that has it."
+        )
+    return found
+
+
+def _search(est, attribute, seen):
+    if est is None or isinstance(est, str) or id(est) in seen:
+        return None
+    seen.add(id(est))
+    if hasattr(est, attribute):
+        return est
+    if hasattr(est, "best_estimator_"):
+        return _search(est.best_estimator_, attribute, seen)
+    for _, step in reversed(getattr(est, "steps", [])):
+        found = _search(step, attribute, seen)
+        if found is not None:
+            return found
+    return None
+
+
+def _training_counts(estimator, classes):
+    """Training class sizes for ``classes``, read as the scorers read them.
+
+    The first step of a Pipeline that has them wins (a Backbone or a resampler
+    saw the original training set; a head after a resampler saw resampled
+    counts), so every display places a class at the same size.
+    """
+    known, counts = class_counts_of(estimator)
+    lookup = dict(zip(known.tolist(), counts.tolist()))
+    missing = [c for c in np.asarray(classes).tolist() if c not in lookup]
+    if missing:
+        raise ValueError(f"No training count for class(es) {missing!r}.")
+    return np.array([lookup[c] for c in np.asarray(classes).tolist()], dtype=np.float64)
 
 
 def _default_name(estimator):
-    est = getattr(estimator, "best_estimator_", estimator)
-    if hasattr(est, "steps"):
-        est = est.steps[-1][1]
+    """Class name of the model that predicts: through searches and last Pipeline steps."""
+    est, seen = estimator, set()
+    while id(est) not in seen:
+        seen.add(id(est))
+        if hasattr(est, "best_estimator_"):
+            est = est.best_estimator_
+        elif getattr(est, "steps", None):
+            est = est.steps[-1][1]
     return type(est).__name__
 
 

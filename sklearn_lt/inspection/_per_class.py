@@ -5,7 +5,13 @@ import numpy as np
 from ..metrics import dispersion, per_class_accuracy
 from ..utils import class_counts_of
 from ..utils._docstring import Substitution
-from ._base import _aligned_counts, _default_name, _find_fitted, _PerClassDisplay
+from ._base import (
+    _aligned_counts,
+    _default_name,
+    _find_fitted,
+    _PerClassDisplay,
+    _training_counts,
+)
 
 #: The drawing parameters every ``from_*`` constructor passes on to ``plot``.
 _plot_doc = Substitution(plot_params="""
@@ -218,10 +224,8 @@ class WeightNormDisplay(_PerClassDisplay):
         """
         owner = _find_fitted(estimator, "coef_")
         coef = np.asarray(owner.coef_, dtype=np.float64)
-        if hasattr(owner, "class_counts_"):
-            classes, counts = np.asarray(owner.classes_), np.asarray(owner.class_counts_)
-        else:
-            classes, counts = class_counts_of(estimator)
+        classes = np.asarray(getattr(owner, "classes_", class_counts_of(estimator)[0]))
+        counts = _training_counts(estimator, classes)
         if coef.ndim != 2 or coef.shape[0] != len(counts):
             raise ValueError(
                 f"coef_ has shape {coef.shape}, not one row per class ({len(counts)} "
@@ -450,7 +454,8 @@ class MetaWeightDisplay(_PerClassDisplay):
                     owner = _find_fitted(estimator, attribute)
                 except AttributeError:
                     continue
-                display = cls._draw(getattr(owner, attribute), owner.class_counts_,
+                display = cls._draw(getattr(owner, attribute),
+                                    _training_counts(estimator, owner.classes_),
                                     owner.classes_,
                                     name if name is not None else _default_name(estimator),
                                     ax, x, bands, many_threshold, few_threshold, kwargs)

@@ -99,7 +99,13 @@ class TauSweepDisplay:
             The display, drawn.
         """
         param_name = cls._param_name(cv_results, param_name)
-        values = np.asarray(cv_results[f"param_{param_name}"], dtype=np.float64)
+        column = cv_results[f"param_{param_name}"]
+        # A grid given as a list of dicts leaves the parameter masked in the rows of
+        # the other dicts: those rows are other settings, not values of it.
+        rows = np.flatnonzero(~np.ma.getmaskarray(column))
+        if rows.size == 0:
+            raise ValueError(f"No row of cv_results sets {param_name}.")
+        values = np.asarray(np.ma.getdata(column)[rows], dtype=np.float64)
         if len(np.unique(values)) != len(values):
             raise ValueError(
                 f"{param_name} takes the same value in several rows of cv_results, so "
@@ -112,11 +118,12 @@ class TauSweepDisplay:
         missing = [m for m in metrics if f"mean_test_{m}" not in cv_results]
         if missing or not metrics:
             raise ValueError(f"cv_results has no mean_test_ column for {missing or metrics!r}.")
-        order = np.argsort(values)
+        order = rows[np.argsort(values)]
+        values = np.sort(values)
         mean = {m: np.asarray(cv_results[f"mean_test_{m}"])[order] for m in metrics}
         std = {m: np.asarray(cv_results[f"std_test_{m}"])[order] for m in metrics
                if f"std_test_{m}" in cv_results}
-        display = cls(values[order], mean, std or None, param_name=param_name,
+        display = cls(values, mean, std or None, param_name=param_name,
                       best_value=best_value)
         return display.plot(ax=ax, **kwargs)
 
