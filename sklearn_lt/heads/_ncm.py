@@ -3,8 +3,7 @@
 from numbers import Real
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+from scipy.sparse import csr_matrix
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils._docstring import Substitution
@@ -145,9 +144,11 @@ class NCMClassifier(BaseHead):
         X = np.asarray(X, dtype=np.float64)
         center = X.mean(axis=0) if self.normalize == "centered_l2" else np.zeros(X.shape[1])
         Z = _normalize_features(X, self.normalize, center)
-        sums = np.zeros((classes.shape[0], X.shape[1]))
-        np.add.at(sums, y_enc, Z)
-        centroids = sums / counts[:, None]
+        # Class sums as one sparse one-hot product: np.add.at is unbuffered and
+        # orders of magnitude slower on large training sets.
+        n = y_enc.shape[0]
+        onehot = csr_matrix((np.ones(n), (y_enc, np.arange(n))), shape=(classes.shape[0], n))
+        centroids = np.asarray(onehot @ Z) / counts[:, None]
         temperatures = {metric: _fit_temperature(_scores(Z, centroids, metric), y_enc, counts)
                         for metric in ("euclidean", "cosine")}
         return {
@@ -180,18 +181,56 @@ def _scores(Z, centroids, metric):
 def _fit_temperature(scores, y_enc, counts):
     """Temperature minimising the class-balanced NLL of ``softmax(scores / T)``.
 
-    The search runs over ``log T`` in [1e-4, 1e4] (bounded Brent, a few dozen
-    softmaxes): the NLL is smooth in ``log T`` and the bounds keep the result
-    finite when the training classes are perfectly separated (the NLL then
-    keeps falling as ``T -> 0``) or every score ties (flat NLL).
+    With ``b = 1 / T`` the NLL ``sum_i w_i (logsumexp(b s_i) - b s_{i, y_i})`` is
+    convex in ``b``: its derivative is ``sum_i w_i (E_p[s_i] - s_{i, y_i})`` and its
+    second derivative the weighted variance of the scores under the softmax, both
+    from one softmax per step. Newton's method on that derivative, kept inside a
+    bisection bracket in ``log b``, converges in a handful of softmaxes (a scalar
+    search over the NLL alone needs a few dozen). ``T`` is bounded to
+    [1e-4, 1e4]: when the training classes are perfectly separated the NLL keeps
+    falling as ``T -> 0``, and when every score ties it is flat. The softmaxes run
+    in float32, in row blocks, so memory stays that of the scores.
     """
+    S = np.asarray(scores, dtype=np.float32)
     weights = (1.0 / counts)[y_enc]
     weights /= weights.sum()
-    rows = np.arange(y_enc.shape[0])
+    s_true = S[np.arange(S.shape[0]), y_enc].astype(np.float64)
 
-    def nll(log_t):
-        return -(weights * log_softmax(scores / np.exp(log_t), axis=1)[rows, y_enc]).sum()
+    def slope_curvature(b):
+        mean = np.empty(S.shape[0])
+        var = np.empty(S.shape[0])
+        for start in range(0, S.shape[0], 8192):
+            block = S[start:start + 8192]
+            z = block * np.float32(b)
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            m = (p * block).sum(axis=1, dtype=np.float64)
+            mean[start:start + 8192] = m
+            var[start:start + 8192] = (p * block * block).sum(axis=1, dtype=np.float64) - m * m
+        return weights @ (mean - s_true), weights @ np.maximum(var, 0.0)
 
-    res = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), method="bounded",
-                          options={"xatol": 1e-4})
-    return float(np.exp(res.x))
+    lo, hi = np.log(1e-4), np.log(1e4)  # the bracket, in log b
+    # Still falling at the smallest T (every training sample nearest its own class
+    # mean; the slope is then exactly 0 once the softmax saturates): take it.
+    if slope_curvature(np.exp(hi))[0] <= 0:
+        return 1e-4
+    if slope_curvature(np.exp(lo))[0] > 0:  # rising from the largest T on
+        return 1e4
+    log_b = 0.0
+    for _ in range(100):
+        b = np.exp(log_b)
+        slope, curvature = slope_curvature(b)
+        if slope > 0:
+            hi = log_b
+        else:
+            lo = log_b
+        step = b - slope / curvature if curvature > 0 else 0.0
+        new = np.log(step) if step > 0 else -np.inf
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)  # Newton left the bracket: bisect instead
+        if abs(new - log_b) < 1e-7 or hi - lo < 1e-7:
+            log_b = new
+            break
+        log_b = new
+    return float(1.0 / np.exp(log_b))
