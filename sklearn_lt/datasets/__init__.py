@@ -5,6 +5,7 @@ from ._digits import load_digits_lt
 from ._idx import load_fashion_mnist, load_mnist, read_idx
 from ._image_folder import load_image_folder
 from ._long_tailed import make_long_tailed
+from ._split_files import read_inat_json, read_split_file
 
 __all__ = [
     "load_cifar10",
@@ -15,4 +16,6 @@ __all__ = [
     "load_mnist",
     "make_long_tailed",
     "read_idx",
+    "read_inat_json",
+    "read_split_file",
 ]

@@ -181,7 +181,9 @@ class _Decoder:
         )
 
 
-def _from_directory(root, split, decode):
+def _list_directory(root, split):
+    """``(base, files)``: the folder read and its image files as ``(class, file name)``
+    pairs, by class then file name, listed without opening any file."""
     base = root / split if split is not None else root
     if split is not None and not base.is_dir():
         found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -189,7 +191,6 @@ def _from_directory(root, split, decode):
     classes = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise ValueError(f"No class folders in {base}: expected <class>/<image file>.")
-    # Listed in full first, so that the progress bar knows its total.
     files = []
     for cls in classes:
         names = sorted(
@@ -198,13 +199,30 @@ def _from_directory(root, split, decode):
         if not names:
             raise ValueError(f"Class folder {base / cls} holds no image file.")
         files += [(cls, fname) for fname in names]
+    return base, files
+
+
+def _relative(split, cls, fname):
+    return "/".join(p for p in (split, cls, fname) if p is not None)
+
+
+def _from_directory(root, split, decode):
+    # Listed in full first, so that the progress bar knows its total.
+    base, files = _list_directory(root, split)
     decode.track(total=len(files))
     items = []
     for cls, fname in files:
-        rel = "/".join(p for p in (split, cls, fname) if p is not None)
+        rel = _relative(split, cls, fname)
         decode.admit(rel, (base / cls / fname).stat().st_size)
         items.append((cls, fname, rel, decode(base / cls / fname, rel)))
     return items
+
+
+def _lazy_items(path, split):
+    """The items of a folder with each image's absolute path instead of its pixels."""
+    base, files = _list_directory(Path(os.path.abspath(path)), split)
+    return [(cls, fname, _relative(split, cls, fname), str(base / cls / fname))
+            for cls, fname in files]
 
 
 def _spooled_copy(fileobj):
@@ -260,6 +278,18 @@ def _from_tar(path, split, decode):
     return items
 
 
+def _read_items(path, split, decode):
+    """The items of a folder or archive, decoded, with the progress display of ``decode``."""
+    read = _from_directory if path.is_dir() else _from_tar
+    try:
+        items = read(path, split, decode)
+    finally:
+        decode.close()  # an error message is not printed over a live bar
+    if decode.verbose:
+        decode.report()
+    return items
+
+
 @validate_params(
     {
         "path": [str, os.PathLike],
@@ -271,12 +301,13 @@ def _from_tar(path, split, decode):
         "max_member_bytes": [Interval(Integral, 1, None, closed="left"), None],
         "max_total_bytes": [Interval(Integral, 1, None, closed="left"), None],
         "return_X_y": ["boolean"],
+        "lazy": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, verbose=False,
                       max_member_bytes=MAX_MEMBER_BYTES, max_total_bytes=MAX_TOTAL_BYTES,
-                      return_X_y=False):
+                      return_X_y=False, lazy=False):
     """Load images laid out one sub-folder per class, from a folder or a tar archive.
 
     The layout is ``<split>/<class>/<image file>`` under ``path`` (or
@@ -293,6 +324,10 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     (WebP), case-insensitive; each is decoded only as the format its
     extension names, and a file holding another format is refused. Other
     files, and hidden ones, are skipped.
+
+    With ``lazy=True`` (a folder only) the files are listed but none is
+    opened: ``data`` holds their absolute paths, for data sets too large to
+    decode at once (decode them batch by batch, e.g. in a data loader).
 
     Parameters
     ----------
@@ -327,6 +362,12 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         ``None`` lifts the bound.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
+    lazy : bool, default=False
+        Return the image files' absolute paths in ``data`` (a 1-D object
+        array of str, in the order of ``filenames``) instead of decoded
+        pixels: the files are listed, not opened, so ``size``, ``mode``,
+        ``verbose`` and the byte bounds have no effect. A tar archive cannot
+        give paths: extract it first.
 
     Returns
     -------
@@ -336,6 +377,8 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         names, sorted, so that label ``k`` is ``target_names[k]``;
         ``filenames``: paths relative to ``path`` (``split/class/file``).
         Images are ordered by class name, then file name (string order).
+        With ``lazy=True``, ``data`` is a 1-D object array of absolute paths
+        (str) instead.
     (data, target) : tuple
         When ``return_X_y=True``.
 
@@ -350,8 +393,9 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
         ``size``, a class folder without images, an undecodable image, one
         of 32-bit, signed or float pixels, one beyond Pillow's
         decompression-bomb limit (``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels),
-        a file whose content is not the format its extension names, or a
-        file beyond ``max_member_bytes`` or ``max_total_bytes``.
+        a file whose content is not the format its extension names, a
+        file beyond ``max_member_bytes`` or ``max_total_bytes``, or
+        ``lazy=True`` with a tar archive.
 
     Examples
     --------
@@ -367,6 +411,9 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
     >>> ds = load_image_folder(root, split="train")
     >>> ds.data.shape, ds.target.tolist(), ds.target_names.tolist()
     ((4, 3, 4, 5), [0, 0, 0, 1], ['cat', 'dog'])
+    >>> paths = load_image_folder(root, split="train", lazy=True).data
+    >>> paths.dtype, [pathlib.Path(p).relative_to(root).as_posix() for p in paths[2:]]
+    (dtype('O'), ['train/cat/2.png', 'train/dog/0.png'])
     """
     if size is not None:
         if len(size) != 2 or not all(isinstance(s, Integral) and s > 0 for s in size):
@@ -382,21 +429,25 @@ def load_image_folder(path, *, split=None, size=None, mode="RGB", sha256=None, v
             raise ValueError("sha256 checks an archive file; path is a folder.")
     elif not tarfile.is_tarfile(path):
         raise ValueError(f"{path} is neither a folder nor a tar archive.")
+    elif lazy:
+        raise ValueError(
+            f"lazy=True returns image file paths, which a tar archive such as {path} cannot "
+            "give: extract it first (e.g. `tar -xf archive.tar.gz -C folder`) and pass the "
+            "folder, or pass lazy=False to decode the images from the archive."
+        )
     elif sha256 is not None:
         check_file_digest(path, "sha256", sha256)
 
-    decode = _Decoder(mode, size, verbose, max_member_bytes, max_total_bytes)
-    read = _from_directory if path.is_dir() else _from_tar
-    try:
-        items = read(path, split, decode)
-    finally:
-        decode.close()  # an error message is not printed over a live bar
-    if verbose:
-        decode.report()
+    if lazy:
+        items = _lazy_items(path, split)
+    else:
+        items = _read_items(path, split, _Decoder(mode, size, verbose, max_member_bytes,
+                                                  max_total_bytes))
 
     target_names = np.asarray(sorted({cls for cls, *_ in items}))
     label_of = {name: k for k, name in enumerate(target_names.tolist())}
-    data = np.stack([arr for *_, arr in items])
+    data = (np.asarray([arr for *_, arr in items], dtype=object) if lazy
+            else np.stack([arr for *_, arr in items]))
     target = np.fromiter((label_of[cls] for cls, *_ in items), dtype=np.int64, count=len(items))
     if return_X_y:
         return data, target
