@@ -411,10 +411,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
 
         Parameters
         ----------
-        name : {"cifar_lt", "imagenet_lt", "small"}
+        name : {"cifar_lt", "imagenet_lt", "imagenet_lt_resnext50", "small"}
             ``"cifar_lt"``: Cao et al.'s 200-epoch ResNet-32 recipe (the
             defaults); ``"imagenet_lt"``: Kang et al.'s 90-epoch ResNet-10
-            stage 1; ``"small"``: a 3-block CNN, 60 epochs, cosine, weight
+            stage 1 (``"imagenet_lt_resnext50"``: with their ResNeXt-50);
+            ``"small"``: a 3-block CNN, 60 epochs, cosine, weight
             decay 5e-4 and crop augmentation, measured here for small images
             on a CPU.
             :data:`sklearn_lt.backbone.RECIPES` holds each one's values and
