@@ -873,12 +873,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.net_ = net
 
     # -- inference --------------------------------------------------------------
-    def _forward_batches(self, X, fn, desc):
-        """``fn`` over ``X`` in batches of ``predict_batch_size``; ``desc`` names the
+    def _forward_batches(self, X, fn, desc, out=None):
+        """``fn`` over ``X`` in batches of ``predict_batch_size``, written into ``out``
+        (float32, allocated after the first batch when None); ``desc`` names the
         progress bar shown at ``verbose >= 2``."""
         device = next(self.module_.parameters()).device
         amp = self.net_.amp and device.type == "cuda"
-        out = []
         self.module_.eval()
         bs = self.predict_batch_size
         starts = cb.batch_progress(range(0, len(X), bs), total=-(-len(X) // bs),
@@ -890,26 +890,44 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                 if self.net_.channels_last and xb.ndim == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-                    out.append(fn(xb).float().cpu())
-        return torch.cat(out).numpy()
+                    rows = fn(xb).float().cpu().numpy()
+                if out is None:
+                    # Filled in place, batch by batch: no list of batches to
+                    # concatenate, so the peak is the result, not twice it.
+                    out = np.empty((len(X), rows.shape[1]), dtype=np.float32)
+                out[i:i + len(rows)] = rows
+        return out
 
-    def transform(self, X):
+    def transform(self, X, out=None):
         """Penultimate features of the fitted network, as the joint head reads them.
 
         Parameters
         ----------
         X : array-like, same layout as in ``fit``
             Inputs; any dtype is scaled as the training inputs were.
+        out : ndarray of shape (n_samples, n_features_out_), dtype float32, default=None
+            Where to write the features, batch by batch, e.g. a memory-mapped
+            ``.npy`` file (``np.lib.format.open_memmap(path, mode="w+",
+            dtype=np.float32, shape=(n_samples, backbone.n_features_out_))``)
+            for features larger than memory; every head accepts such a file
+            opened with ``np.load(path, mmap_mode="r")``. None allocates them.
 
         Returns
         -------
         Z : ndarray of shape (n_samples, n_features_out_), dtype float32
-            The features.
+            The features (``out`` itself when given).
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._forward_batches(X, self.module_.embed, "transform").astype(
-            np.float32, copy=False)
+        if out is not None:
+            expected = (len(X), self.n_features_out_)
+            if getattr(out, "shape", None) != expected or getattr(out, "dtype", None) != np.float32:
+                raise ValueError(
+                    f"out must be a float32 array of shape {expected} (n_samples, "
+                    f"n_features_out_), got {getattr(out, 'dtype', type(out).__name__)} of "
+                    f"shape {getattr(out, 'shape', None)}."
+                )
+        return self._forward_batches(X, self.module_.embed, "transform", out=out)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then return the features of ``X`` (what ``Pipeline.fit`` calls).
