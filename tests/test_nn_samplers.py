@@ -216,3 +216,14 @@ def test_class_epoch_num_samples():
     for strategy in ("class", "sqrt", "progressive", "instance"):
         sampler = make_sampler(strategy, y, total_epochs=2, num_samples="class_epoch")
         assert len(sampler) == 1600 and len(epoch_order(sampler)) == 1600
+
+
+def test_batch_count_is_what_epoch_batches_yields():
+    from sklearn_lt.nn._samplers import batch_count, epoch_batches
+
+    for n in range(1, 40):
+        for bs in (1, 2, 3, 8, 16):
+            for drop in (False, True):
+                yielded = list(epoch_batches(torch.arange(n), bs, drop_single=drop))
+                assert batch_count(n, bs, drop_single=drop) == len(yielded), (n, bs, drop)
+                assert torch.equal(torch.cat(yielded), torch.arange(len(torch.cat(yielded))))

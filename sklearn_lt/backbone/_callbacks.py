@@ -35,6 +35,7 @@ from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from torch import nn
 
 from ..nn import MetaReweighting, SWAGPosterior, flat_parameters, lr_lambda, raise_if_diverged
+from ..nn._samplers import batch_count
 from ..nn._trainer import DIVERGENCE_ADVICE
 
 
@@ -251,11 +252,10 @@ def recompute_bn(model, X, batch_size, *, device, amp=False, desc=None):
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return
     X = getattr(X, "X", X)
-    starts = range(0, len(X), batch_size)
     # update_bn runs the model in training mode, where batch norm cannot take a
     # batch of one sample: as in training, a last batch of one is left out.
-    if len(starts) > 1 and len(X) - starts[-1] == 1:
-        starts = starts[:-1]
+    starts = range(0, batch_count(len(X), batch_size, drop_single=True) * batch_size,
+                   batch_size)
     loader = (X[i:i + batch_size] for i in starts)
     loader = batch_progress(loader, total=len(starts), desc=desc)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):

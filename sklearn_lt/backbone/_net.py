@@ -1,12 +1,11 @@
 """The skorch net behind Backbone and its in-memory batch iterator."""
 
-import math
 
 import skorch
 import torch
 from skorch.dataset import unpack_data
 
-from ..nn._samplers import epoch_batches, epoch_order
+from ..nn._samplers import batch_count, epoch_batches, epoch_order
 
 
 class BatchIterator:
@@ -30,14 +29,9 @@ class BatchIterator:
         self.device = device
 
     def __len__(self):
+        # The batches __iter__ yields (the progress bar's total reads this).
         n = len(self.sampler) if self.sampler is not None else len(self.X)
-        batches = math.ceil(n / self.batch_size)
-        # The batches __iter__ yields: epoch_batches drops a last batch of one
-        # (the progress bar's total reads this).
-        last = n - (batches - 1) * self.batch_size
-        if self.training and self.drop_single and batches > 1 and last == 1:
-            batches -= 1
-        return batches
+        return batch_count(n, self.batch_size, drop_single=self.training and self.drop_single)
 
     def __iter__(self):
         if self.sampler is not None:

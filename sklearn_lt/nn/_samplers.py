@@ -386,11 +386,22 @@ def epoch_batches(order, batch_size, *, drop_single=False):
     >>> [b.tolist() for b in epoch_batches(torch.arange(5), 2, drop_single=True)]
     [[0, 1], [2, 3]]
     """
-    n = order.shape[0]
-    for start in range(0, n, batch_size):
-        if drop_single and start > 0 and n - start == 1:
-            return
-        yield order[start:start + batch_size]
+    for b in range(batch_count(order.shape[0], batch_size, drop_single=drop_single)):
+        yield order[b * batch_size:(b + 1) * batch_size]
+
+
+def batch_count(n, batch_size, *, drop_single=False):
+    """How many batches :func:`epoch_batches` cuts ``n`` draws into.
+
+    The one place of the rule that a last batch of exactly one sample is
+    dropped (with ``drop_single``, when there is more than one batch): the
+    stage-1 iterator's length, the progress bar's total and the SWA batch-norm
+    pass all read it here.
+    """
+    batches = -(-n // batch_size)
+    if drop_single and batches > 1 and n - (batches - 1) * batch_size == 1:
+        batches -= 1
+    return batches
 
 
 def make_sampler(strategy, y, *, total_epochs=None, generator=None, num_samples=None):
