@@ -75,11 +75,7 @@ def _training_counts(estimator, classes):
     counts), so every display places a class at the same size.
     """
     known, counts = class_counts_of(estimator)
-    lookup = dict(zip(known.tolist(), counts.tolist()))
-    missing = [c for c in np.asarray(classes).tolist() if c not in lookup]
-    if missing:
-        raise ValueError(f"No training count for class(es) {missing!r}.")
-    return np.array([lookup[c] for c in np.asarray(classes).tolist()], dtype=np.float64)
+    return _aligned_counts(dict(zip(known, counts)), classes)[1]
 
 
 def _default_name(estimator):

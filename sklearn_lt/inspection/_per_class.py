@@ -10,8 +10,28 @@ from ._base import (
     _default_name,
     _find_fitted,
     _PerClassDisplay,
+    _search,
     _training_counts,
 )
+
+#: The constructor parameters and fitted attributes every per-class display shares.
+_per_class_doc = Substitution(per_class_params="""
+    class_counts : array-like of shape (n_classes,)
+        Training samples of each class.
+    classes : array-like of shape (n_classes,), default=None
+        Class labels; ``None``: ``0 .. n_classes-1``.
+    name : str, default=None
+        Legend label.
+    many_threshold : float, default=100
+        Classes with more training samples are many-shot.
+    few_threshold : float, default=20
+        Classes with fewer training samples are few-shot.""", per_class_attributes="""
+    line_ : matplotlib Line2D
+        The curve drawn.
+    ax_ : matplotlib Axes
+        Axes it was drawn on.
+    figure_ : matplotlib Figure
+        Figure holding ``ax_``.""")
 
 #: The drawing parameters every ``from_*`` constructor passes on to ``plot``.
 _plot_doc = Substitution(plot_params="""
@@ -33,6 +53,7 @@ _plot_doc = Substitution(plot_params="""
         Passed to ``ax.plot``.""")
 
 
+@_per_class_doc
 class ClassAccuracyDisplay(_PerClassDisplay):
     """Test accuracy of each class against its training size.
 
@@ -45,25 +66,11 @@ class ClassAccuracyDisplay(_PerClassDisplay):
     ----------
     accuracy : array-like of shape (n_classes,)
         Test accuracy of each class (NaN for a class without test samples).
-    class_counts : array-like of shape (n_classes,)
-        Training samples of each class.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None``: ``0 .. n_classes-1``.
-    name : str, default=None
-        Legend label.
-    many_threshold : float, default=100
-        Classes with more training samples are many-shot.
-    few_threshold : float, default=20
-        Classes with fewer training samples are few-shot.
+    {per_class_params}
 
     Attributes
     ----------
-    line_ : matplotlib Line2D
-        The curve drawn.
-    ax_ : matplotlib Axes
-        Axes it was drawn on.
-    figure_ : matplotlib Figure
-        Figure holding ``ax_``.
+    {per_class_attributes}
 
     See Also
     --------
@@ -151,6 +158,7 @@ class ClassAccuracyDisplay(_PerClassDisplay):
                          few_threshold, kwargs)
 
 
+@_per_class_doc
 class WeightNormDisplay(_PerClassDisplay):
     """L2 norm of each class's classifier weights against its training size.
 
@@ -162,25 +170,11 @@ class WeightNormDisplay(_PerClassDisplay):
     ----------
     norms : array-like of shape (n_classes,)
         ``||w_j||_2`` of each class.
-    class_counts : array-like of shape (n_classes,)
-        Training samples of each class.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None``: ``0 .. n_classes-1``.
-    name : str, default=None
-        Legend label.
-    many_threshold : float, default=100
-        Classes with more training samples are many-shot.
-    few_threshold : float, default=20
-        Classes with fewer training samples are few-shot.
+    {per_class_params}
 
     Attributes
     ----------
-    line_ : matplotlib Line2D
-        The curve drawn.
-    ax_ : matplotlib Axes
-        Axes it was drawn on.
-    figure_ : matplotlib Figure
-        Figure holding ``ax_``.
+    {per_class_attributes}
 
     Examples
     --------
@@ -236,6 +230,7 @@ class WeightNormDisplay(_PerClassDisplay):
                          bands, many_threshold, few_threshold, kwargs)
 
 
+@_per_class_doc
 class DispersionDisplay(_PerClassDisplay):
     """Mean dispersion of SWAG's stochastic representations per class.
 
@@ -248,25 +243,11 @@ class DispersionDisplay(_PerClassDisplay):
     dispersion : array-like of shape (n_classes,)
         Mean of :func:`sklearn_lt.metrics.dispersion` over the inputs of each
         class.
-    class_counts : array-like of shape (n_classes,)
-        Training samples of each class.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None``: ``0 .. n_classes-1``.
-    name : str, default=None
-        Legend label.
-    many_threshold : float, default=100
-        Classes with more training samples are many-shot.
-    few_threshold : float, default=20
-        Classes with fewer training samples are few-shot.
+    {per_class_params}
 
     Attributes
     ----------
-    line_ : matplotlib Line2D
-        The curve drawn.
-    ax_ : matplotlib Axes
-        Axes it was drawn on.
-    figure_ : matplotlib Figure
-        Figure holding ``ax_``.
+    {per_class_attributes}
 
     Examples
     --------
@@ -364,6 +345,7 @@ class DispersionDisplay(_PerClassDisplay):
                          few_threshold, kwargs)
 
 
+@_per_class_doc
 class MetaWeightDisplay(_PerClassDisplay):
     """Per-class weights of meta-weighted training against class size.
 
@@ -379,25 +361,11 @@ class MetaWeightDisplay(_PerClassDisplay):
     ----------
     weights : array-like of shape (n_classes,)
         The weight of each class.
-    class_counts : array-like of shape (n_classes,)
-        Training samples of each class.
-    classes : array-like of shape (n_classes,), default=None
-        Class labels; ``None``: ``0 .. n_classes-1``.
-    name : str, default=None
-        Legend label.
-    many_threshold : float, default=100
-        Classes with more training samples are many-shot.
-    few_threshold : float, default=20
-        Classes with fewer training samples are few-shot.
+    {per_class_params}
 
     Attributes
     ----------
-    line_ : matplotlib Line2D
-        The curve drawn.
-    ax_ : matplotlib Axes
-        Axes it was drawn on.
-    figure_ : matplotlib Figure
-        Figure holding ``ax_``.
+    {per_class_attributes}
 
     Examples
     --------
@@ -409,11 +377,12 @@ class MetaWeightDisplay(_PerClassDisplay):
 
     _value = "weights"
     _ylabel = "weight"
+    _CLASS_WEIGHT = "class weight w_y (from the class sizes)"
+    # (attribute, y-axis label) pairs, in the order each kind looks for them.
     _KINDS = {
-        "example": ("mean_weight_per_class_",
-                    "mean weight of the class's examples, w_y + eps_i"),
-        "class": (("class_weights_", "meta_class_weights_"),
-                  "class weight w_y (from the class sizes)"),
+        "example": [("mean_weight_per_class_",
+                     "mean weight of the class's examples, w_y + eps_i")],
+        "class": [("class_weights_", _CLASS_WEIGHT), ("meta_class_weights_", _CLASS_WEIGHT)],
     }
 
     def __init__(self, weights, class_counts, *, classes=None, name=None, many_threshold=100,
@@ -447,20 +416,17 @@ class MetaWeightDisplay(_PerClassDisplay):
         """
         if kind not in ("auto", *cls._KINDS):
             raise ValueError(f"kind must be 'auto', 'example' or 'class', got {kind!r}.")
-        for k in (("example", "class") if kind == "auto" else (kind,)):
-            attributes, ylabel = cls._KINDS[k]
-            for attribute in (attributes,) if isinstance(attributes, str) else attributes:
-                try:
-                    owner = _find_fitted(estimator, attribute)
-                except AttributeError:
-                    continue
-                display = cls._draw(getattr(owner, attribute),
-                                    _training_counts(estimator, owner.classes_),
-                                    owner.classes_,
-                                    name if name is not None else _default_name(estimator),
-                                    ax, x, bands, many_threshold, few_threshold, kwargs)
-                display.ax_.set_ylabel(ylabel)
-                return display
+        kinds = ("example", "class") if kind == "auto" else (kind,)
+        for attribute, ylabel in (pair for k in kinds for pair in cls._KINDS[k]):
+            owner = _search(estimator, attribute, set())
+            if owner is None:
+                continue
+            display = cls._draw(getattr(owner, attribute),
+                                _training_counts(estimator, owner.classes_), owner.classes_,
+                                name if name is not None else _default_name(estimator), ax, x,
+                                bands, many_threshold, few_threshold, kwargs)
+            display.ax_.set_ylabel(ylabel)
+            return display
         raise AttributeError(
             f"{type(estimator).__name__} holds no meta-weighting weights of kind {kind!r}: "
             "fit a MetaWeightedClassifier (either kind) or a Backbone with meta_epochs "
