@@ -8,6 +8,11 @@ special). Settings a recipe leaves out keep Backbone's defaults; the warm-up
 ``max_epochs``, so overriding the epoch count keeps the schedule's shape.
 """
 
+# Kang et al.'s ImageNet-LT stage 1; the two recipes differ only in the network.
+_IMAGENET_LT = dict(module="resnet10", max_epochs=90, batch_size=512, lr=0.2, momentum=0.9,
+                    weight_decay=5e-4, warmup_epochs=0, lr_schedule="cosine",
+                    augment="crop_flip")
+
 RECIPES = {
     "cifar_lt": {
         "params": dict(module="resnet32", max_epochs=200, batch_size=128, lr=0.1, momentum=0.9,
@@ -19,20 +24,16 @@ RECIPES = {
                "Backbone's defaults, with the network named.",
     },
     "imagenet_lt": {
-        "params": dict(module="resnet10", max_epochs=90, batch_size=512, lr=0.2, momentum=0.9,
-                       weight_decay=5e-4, warmup_epochs=0, lr_schedule="cosine",
-                       augment="crop_flip"),
+        "params": _IMAGENET_LT,
         "doc": "Kang et al. (ICLR 2020), ImageNet-LT stage 1 with ResNet-10 (ResNeXt-50: "
-               "module='resnext50'): 90 epochs, batch 512, SGD lr 0.2 momentum 0.9, weight "
+               "'imagenet_lt_resnext50'): 90 epochs, batch 512, SGD lr 0.2 momentum 0.9, weight "
                "decay 5e-4, cosine decay without warm-up. Their augmentation is a "
                "random-resized crop + flip + colour jitter on decoded images; here it is "
                "the tensor crop + flip, applied on the device. Their stage 2 is 10 epochs "
                "(the heads' own defaults follow the same config).",
     },
     "imagenet_lt_resnext50": {
-        "params": dict(module="resnext50", max_epochs=90, batch_size=512, lr=0.2, momentum=0.9,
-                       weight_decay=5e-4, warmup_epochs=0, lr_schedule="cosine",
-                       augment="crop_flip"),
+        "params": dict(_IMAGENET_LT, module="resnext50"),
         "doc": "Kang et al. (ICLR 2020), ImageNet-LT stage 1 with ResNeXt-50 (32x4d): the "
                "settings of 'imagenet_lt' with the larger network, whose decoupled heads "
                "they report (cRT 49.5, tau-norm 49.4, LWS 49.9 top-1, against 44.4 for the "
