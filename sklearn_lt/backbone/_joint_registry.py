@@ -18,21 +18,14 @@ cache registers itself again, so searches over the head's parameters keep
 finding it.
 """
 
-import itertools
-import threading
 import warnings
-import weakref
 
 import numpy as np
 
 from ..utils import sampler_exponent
-from ._stochastic import SortedRows, row_hashes
+from ._stochastic import RowRegistry, SortedRows, row_hashes
 
-_REGISTRY = weakref.WeakSet()
-_SERIALS = itertools.count()
-# Searches with joblib's threading backend fit heads and backbones concurrently; a
-# set that grows while another thread iterates over it raises.
-_LOCK = threading.Lock()
+_REGISTRY = RowRegistry()
 
 
 # Stage-1 losses whose joint head already favours the tail, fully (the two that
@@ -64,7 +57,7 @@ class JointHeadEntry(SortedRows):
     reference to the Backbone itself)."""
 
     def __init__(self, hashes, labels, coef, intercept, classes, rebalancing):
-        super().__init__(hashes, next(_SERIALS))
+        super().__init__(hashes)
         self.labels = np.asarray(labels)  # class index of each training row
         self.coef = np.array(coef, dtype=np.float64)
         self.intercept = np.array(intercept, dtype=np.float64)
@@ -84,11 +77,8 @@ def register_joint_head(hashes, labels, backbone):
     Returns the entry; the registry holds it weakly, so the Backbone keeps it
     alive as long as it lives.
     """
-    entry = JointHeadEntry(hashes, labels, backbone.coef_, backbone.intercept_,
-                           backbone.classes_, rebalancing(backbone))
-    with _LOCK:
-        _REGISTRY.add(entry)
-    return entry
+    return _REGISTRY.add(JointHeadEntry(hashes, labels, backbone.coef_, backbone.intercept_,
+                                        backbone.classes_, rebalancing(backbone)))
 
 
 def find_joint_head(X, y_enc, classes):
@@ -102,15 +92,12 @@ def find_joint_head(X, y_enc, classes):
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
         return None
-    with _LOCK:
-        entries = list(_REGISTRY)
-    candidates = [e for e in entries
+    candidates = [e for e in _REGISTRY.newest_first()
                   if e.coef.shape[1] == X.shape[1] and np.array_equal(e.classes, classes)]
     if not candidates:
         return None
     hashes = row_hashes(X)
-    found = [e for e in sorted(candidates, key=lambda e: e.serial, reverse=True)
-             if e.holds(hashes, y_enc)]
+    found = [e for e in candidates if e.holds(hashes, y_enc)]
     if any(not (np.array_equal(e.coef, found[0].coef)
                 and np.array_equal(e.intercept, found[0].intercept)) for e in found[1:]):
         warnings.warn(

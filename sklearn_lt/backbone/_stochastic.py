@@ -64,8 +64,10 @@ def row_hashes(Z, chunk=4096):
 class SortedRows:
     """The row hashes of a set of training features, sorted for lookup."""
 
-    def __init__(self, hashes, serial):
-        self.serial = serial  # registration order: the newest entry wins a tie
+    _serials = itertools.count()
+
+    def __init__(self, hashes):
+        self.serial = next(self._serials)  # creation order: the newest entry wins a tie
         self.order = np.argsort(hashes[:, 0], kind="stable")
         self.h0, self.h1 = hashes[self.order, 0], hashes[self.order, 1]
 
@@ -82,28 +84,38 @@ class SortedRows:
 class _Entry(SortedRows):
     """Registered training rows and the stochastic copies of each row."""
 
-    def __init__(self, Z, samples, serial):
-        super().__init__(row_hashes(Z), serial)
+    def __init__(self, Z, samples):
+        super().__init__(row_hashes(Z))
         self.samples = samples  # (M, n, d) float32
 
 
-_REGISTRY = weakref.WeakSet()
-_SERIALS = itertools.count()
-# Searches with joblib's threading backend fit heads and backbones concurrently; a
-# set that grows while another thread iterates over it raises.
-_LOCK = threading.Lock()
+class RowRegistry:
+    """Process-wide entries of training rows, held weakly: the fitted Backbone that
+    registered an entry keeps it alive as long as it lives."""
+
+    def __init__(self):
+        self._entries = weakref.WeakSet()
+        # Searches with joblib's threading backend fit heads and backbones
+        # concurrently; a set that grows while another thread iterates over it raises.
+        self._lock = threading.Lock()
+
+    def add(self, entry):
+        with self._lock:
+            self._entries.add(entry)
+        return entry
+
+    def newest_first(self):
+        with self._lock:
+            entries = list(self._entries)
+        return sorted(entries, key=lambda e: e.serial, reverse=True)
+
+
+_REGISTRY = RowRegistry()
 
 
 def register(Z, samples):
-    """Make ``samples`` (M, n, d) findable from the rows of ``Z`` (n, d).
-
-    Returns the entry; the registry holds it weakly, so the caller (the
-    fitted Backbone) keeps it alive as long as it lives.
-    """
-    entry = _Entry(Z, samples, next(_SERIALS))
-    with _LOCK:
-        _REGISTRY.add(entry)
-    return entry
+    """Make ``samples`` (M, n, d) findable from the rows of ``Z`` (n, d); the entry."""
+    return _REGISTRY.add(_Entry(Z, samples))
 
 
 def lookup(Z):
@@ -113,9 +125,7 @@ def lookup(Z):
         return None
     hashes = row_hashes(Z)
     found = None
-    with _LOCK:
-        entries = list(_REGISTRY)
-    for entry in sorted(entries, key=lambda e: e.serial, reverse=True):
+    for entry in _REGISTRY.newest_first():
         if entry.samples.shape[2] != Z.shape[1]:
             continue
         idx = entry.find(hashes)
