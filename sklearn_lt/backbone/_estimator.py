@@ -881,10 +881,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         amp = self.net_.amp and device.type == "cuda"
         self.module_.eval()
         bs = self.predict_batch_size
-        starts = cb.batch_progress(range(0, len(X), bs), total=-(-len(X) // bs),
-                                   desc=desc if self.verbose >= 2 else None)
+        starts = range(0, len(X), bs)
         with torch.inference_mode(), thread_limit(getattr(self, "n_threads", None)):
-            for i in starts:
+            for i in cb.batch_progress(starts, total=len(starts),
+                                       desc=desc if self.verbose >= 2 else None):
                 xb = np.ascontiguousarray(X[i:i + bs])
                 xb = torch.from_numpy(xb).to(device)
                 if self.net_.channels_last and xb.ndim == 4:
