@@ -17,7 +17,7 @@ from sklearn_lt.nn import lr_lambda
 def _recipe(X=None, **params):
     """The resolved settings of one fit (Backbone._recipe), without training."""
     X = np.zeros((2, 1, 28, 28), dtype=np.float32) if X is None else X
-    return Backbone(**params)._recipe(X)
+    return Backbone(**params)._recipe(X.shape[1:])
 
 
 # ------------------------------------------------------------------ schedule
@@ -82,6 +82,15 @@ def test_auto_augmentation_suits_grey_and_colour_images(shape, augment, padding)
     assert (recipe.augment, recipe.padding) == (augment, padding)
 
 
+@pytest.mark.parametrize("side, augment", [(224, "imagenet"), (80, "imagenet"),
+                                           (64, "crop_flip"), (32, "crop_flip")])
+def test_auto_augmentation_of_image_files(side, augment):
+    # Files decoded above 64 px get the ImageNet recipe's random-resized crop;
+    # CIFAR-sized files the tensor crop + flip of the arrays.
+    recipe = Backbone()._recipe((3, side, side), files=True)
+    assert recipe.augment == augment and recipe.image_size == side
+
+
 def test_tabular_input_gets_no_augmentation():
     assert _recipe(np.zeros((4, 5), dtype=np.float32)).augment == "none"
 
@@ -89,7 +98,7 @@ def test_tabular_input_gets_no_augmentation():
 def test_the_module_crops_with_the_resolved_padding():
     X = np.zeros((4, 1, 16, 16), dtype=np.float32)
     bb = Backbone(module="cnn")
-    recipe = bb._recipe(X)
+    recipe = bb._recipe(X.shape[1:])
     module = bb._build_module(X, np.array([2, 2]), recipe, 1.0)
     assert module.augment.padding == 2 and module.augment.flip is False
 

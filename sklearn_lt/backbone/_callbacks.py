@@ -37,6 +37,7 @@ from torch import nn
 from ..nn import MetaReweighting, SWAGPosterior, flat_parameters, lr_lambda, raise_if_diverged
 from ..nn._samplers import batch_count
 from ..nn._trainer import DIVERGENCE_ADVICE
+from ._files import ImageFiles
 
 
 def _epoch(net):
@@ -191,7 +192,8 @@ class WeightAveraging(Callback):
             return
         model = self.averaged_.module
         recompute_bn(model, X, self.batch_size, device=torch.device(net.device), amp=net.amp,
-                     desc="SWA batch norm" if net.verbose >= 2 else None)
+                     desc="SWA batch norm" if net.verbose >= 2 else None,
+                     num_workers=net.get_params_for("iterator_train").get("num_workers", 0))
         net.module_ = model
         self.averaged_ = None  # now net.module_; do not pickle it twice
 
@@ -242,11 +244,12 @@ class SWAGCollection(WeightAveraging):
         super().on_train_end(net, X=X, y=y, **kwargs)
 
 
-def recompute_bn(model, X, batch_size, *, device, amp=False, desc=None):
+def recompute_bn(model, X, batch_size, *, device, amp=False, desc=None, num_workers=0):
     """Batch-norm statistics of ``model`` recomputed on ``X`` (``swa_utils.update_bn``).
 
     Does nothing for a model without batch norm. ``X`` is a tensor of inputs
-    (or a skorch dataset holding one as ``.X``). ``desc``: show a progress bar
+    (or a skorch dataset holding one as ``.X``), or image files decoded by
+    ``num_workers`` loader processes. ``desc``: show a progress bar
     over the batches, so named.
     """
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -254,10 +257,14 @@ def recompute_bn(model, X, batch_size, *, device, amp=False, desc=None):
     X = getattr(X, "X", X)
     # update_bn runs the model in training mode, where batch norm cannot take a
     # batch of one sample: as in training, a last batch of one is left out.
-    starts = range(0, batch_count(len(X), batch_size, drop_single=True) * batch_size,
-                   batch_size)
-    loader = (X[i:i + batch_size] for i in starts)
-    loader = batch_progress(loader, total=len(starts), desc=desc)
+    if isinstance(X, ImageFiles):  # decoded by the training loader's workers
+        batches = X.loader(batch_size, drop_single=True, num_workers=num_workers)
+        loader, total = (xb for xb, _ in batches), len(batches)
+    else:
+        starts = range(0, batch_count(len(X), batch_size, drop_single=True) * batch_size,
+                       batch_size)
+        loader, total = (X[i:i + batch_size] for i in starts), len(starts)
+    loader = batch_progress(loader, total=total, desc=desc)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
         torch.optim.swa_utils.update_bn(loader, model, device=device)
 

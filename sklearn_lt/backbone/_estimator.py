@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_n_features,
     check_array,
+    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -32,9 +33,11 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 
+from ..datasets import ImageTransform
 from ..exceptions import ScheduleWarning
 from ..nn import (
     LOSS_NAMES,
+    ColorJitter,
     CropFlip,
     effective_number_weights,
     get_loss_spec,
@@ -47,6 +50,14 @@ from ..utils import check_long_tailed_targets, resolve_device, thread_limit
 from ..utils._sampling import SAMPLER_CONSTRAINT
 from ..utils._validation import balanced_holdout_indices, input_attributes_restored_on_error
 from . import _callbacks as cb
+from ._files import (
+    FileBatchIterator,
+    ImageFiles,
+    as_paths,
+    check_paths_exist,
+    first_batch,
+    sample_pixels,
+)
 from ._joint_registry import register_joint_head
 from ._module import LTModule
 from ._net import BatchIterator, LTNet
@@ -78,6 +89,8 @@ class _Recipe:
     device: torch.device
     amp: bool
     channels_last: bool
+    image_size: object = None  # int for a fit on files, else None
+    num_workers: int = 0
 
 
 
@@ -150,11 +163,17 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         Deferred re-weighting: from this epoch, class weights become the
         effective-number weights (beta=0.9999). ``"auto"`` = 80% of the epochs;
         ``loss="ldam_drw"`` implies ``"auto"`` when left None.
-    augment : {"auto", "crop_flip", "crop", "none"}, default="auto"
-        Random crop with zero padding of 1/8 of the image side (4 pixels at
-        28 and 32 px; + horizontal flip), done on tensors on the training
-        device. ``"auto"``: crop+flip for 3-channel images, crop alone for
-        1-channel ones (a flip changes the meaning of digits and letters; on
+    augment : {"auto", "crop_flip", "crop", "imagenet", "none"}, default="auto"
+        ``"crop_flip"`` / ``"crop"``: random crop with zero padding of 1/8 of
+        the image side (4 pixels at 28 and 32 px; + horizontal flip), done on
+        tensors on the training device. ``"imagenet"`` (``X`` as image files
+        only): Kang et al.'s ImageNet-LT augmentation, a random-resized crop
+        and flip per decoded file (:class:`~sklearn_lt.datasets.ImageTransform`)
+        then colour jitter 0.4 on the device (:class:`~sklearn_lt.nn.ColorJitter`);
+        inference then resizes the shorter side to ``image_size / 0.875`` and
+        takes the centre. ``"auto"``: ``"imagenet"`` for files decoded above
+        64 px, crop+flip for other 3-channel images, crop alone for 1-channel
+        ones (a flip changes the meaning of digits and letters; on
         Fashion-MNIST-LT crop alone was also the better of the two), none for
         tabular input.
     swa : bool, default=False
@@ -247,6 +266,16 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         NHWC memory layout for images; ``"auto"`` enables it on CUDA only.
     predict_batch_size : int, default=1024
         Batch size of ``transform`` and the predictions.
+    image_size : "auto" or int, default="auto"
+        With ``X`` as image file paths: the side of the square images the
+        network sees. ``"auto"``: the shorter side of the first training
+        image, at most 224 (CIFAR's 32 px files train at 32 px, photographs
+        at 224). Ignored for arrays.
+    num_workers : "auto" or int, default="auto"
+        With ``X`` as image file paths: DataLoader worker processes that
+        decode the files while the network trains (0 decodes in this
+        process). ``"auto"``: one per core but one, at most 8. The workers
+        of a fit live until it ends. Ignored for arrays.
     random_state : int, RandomState or None, default=None
         Seeds initialisation, sampling, augmentation, dropout and the
         validation split; CPU runs with an int are repeatable.
@@ -286,11 +315,17 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         Canonical name of the training loss (``"la"`` becomes
         ``"logit_adjusted"``).
     n_features_in_ : int
-        Number of input features (product of an image's dimensions).
+        Number of input features (product of an image's dimensions); not
+        defined for a fit on image files.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has string feature names.
     input_shape_ : tuple
-        Shape of one input sample (without batch dimension).
+        Shape of one input sample (without batch dimension); ``(3, S, S)``
+        for a fit on image files.
+    image_transform_ : ImageTransform
+        How ``transform`` and the predictions decode an image file (defined
+        only for a fit on image files; arrays of shape ``input_shape_`` are
+        accepted too).
     n_features_out_ : int
         Dimension of the features ``transform`` returns.
     net_ : skorch.NeuralNet
@@ -326,7 +361,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "loss": [StrOptions(set(LOSS_NAMES))],
         "drw_epoch": [None, StrOptions({"auto"}),
                       Interval(numbers.Integral, 0, None, closed="left")],
-        "augment": [StrOptions({"auto", "crop_flip", "crop", "none"}), None],
+        "augment": [StrOptions({"auto", "crop_flip", "crop", "imagenet", "none"}), None],
         "swa": ["boolean"],
         "swa_start": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
         "swa_lr": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
@@ -347,6 +382,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "amp": ["boolean", StrOptions({"auto"})],
         "channels_last": ["boolean", StrOptions({"auto"})],
         "predict_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "image_size": [StrOptions({"auto"}), Interval(numbers.Integral, 8, None, closed="left")],
+        "num_workers": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
@@ -360,8 +397,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                  swag_samples=10, swag_scale=0.5, swag_bn_size=None, meta_epochs=0,
                  meta_dev_size=10, meta_beta=0.9999, meta_eps_lr=0.01, checkpoint=None,
                  train_split=None, early_stopping=None, device="auto", amp="auto",
-                 channels_last="auto", predict_batch_size=1024, random_state=None,
-                 n_threads=None, verbose=0, **kwargs):
+                 channels_last="auto", predict_batch_size=1024, image_size="auto",
+                 num_workers="auto", random_state=None, n_threads=None, verbose=0, **kwargs):
         self.module = module
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -396,6 +433,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.amp = amp
         self.channels_last = channels_last
         self.predict_batch_size = predict_batch_size
+        self.image_size = image_size
+        self.num_workers = num_workers
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -515,7 +554,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
 
     # -- input handling -------------------------------------------------------
     def _check_X(self, X, *, reset, y=_NO_Y):
-        """Validated X (uint8 or float32, images (N, C, H, W)), and y when given."""
+        """Validated X (uint8 or float32, images (N, C, H, W), or an array of
+        image file paths), and y when given."""
+        paths = as_paths(X)
+        if paths is not None:
+            return self._check_paths(paths, reset=reset, y=y)
         kwargs = dict(ensure_2d=False, allow_nd=True, dtype="numeric", reset=reset)
         if y is _NO_Y:
             X = validate_data(self, X, **kwargs)
@@ -547,6 +590,42 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         # (for a 2-D X this is scikit-learn's own check and message).
         _check_n_features(self, X.reshape(len(X), -1), reset=reset)
         return X if y is _NO_Y else (X, y)
+
+    def _check_paths(self, paths, *, reset, y=_NO_Y, name="X"):
+        """Image file paths (an array of str) that all exist, and y when given."""
+        if not reset and "image_transform_" not in self.__dict__:
+            raise ValueError(
+                f"{name} holds image file paths, but this Backbone was fitted on arrays of "
+                f"samples of shape {self.input_shape_}. Decode the files as the training "
+                "inputs were (e.g. with sklearn_lt.datasets.load_image_folder), or fit it "
+                "on file paths.")
+        check_paths_exist(paths, name)
+        if reset:
+            # As for scikit-learn's text vectorizers: strings have no feature count.
+            for key in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(key, None)
+        if y is _NO_Y:
+            return paths
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(paths, y)
+        return paths, y
+
+    def _image_size(self, paths):
+        """``image_size`` resolved: the first image's shorter side, at most 224."""
+        if self.image_size != "auto":
+            return int(self.image_size)
+        from PIL import Image
+
+        with Image.open(paths[0]) as im:  # reads the header, decodes nothing
+            return max(8, min(224, *im.size))
+
+    def _file_transforms(self, recipe):
+        """The training and inference decoding of a fit on files."""
+        size = recipe.image_size
+        if recipe.augment == "imagenet":
+            return (ImageTransform(size, "random_resized_crop"),
+                    ImageTransform(size, "resize_center_crop"))
+        return ImageTransform(size, "resize"), ImageTransform(size, "resize")
 
     # -- fitting ----------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -580,41 +659,60 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     def _fit(self, X, y, X_dev, y_dev):
         """The body of ``fit``; the fitted state is assigned only at its end."""
         X, y = self._check_X(X, reset=True, y=y)
+        files = X.dtype.kind == "U"
         classes, y_enc, counts = check_long_tailed_targets(y)
-        recipe = self._recipe(X)
-        dev = self._dev_set(X, y_enc, classes, X_dev, y_dev)
+        shape = (3,) + (self._image_size(X),) * 2 if files else X.shape[1:]
+        recipe = self._recipe(shape, files)
+        transforms = self._file_transforms(recipe) if files else None
+        dev = self._dev_set(X, y_enc, classes, X_dev, y_dev, transforms)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         devices = [recipe.device.index or 0] if recipe.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             criterion = make_loss(recipe.loss.name, counts, **self._routed("criterion__"))
-            module = self._build_module(X, counts, recipe, recipe.loss.logit_scale(criterion))
+            # Files: the input statistics of a sample of the images, decoded for inference.
+            pixels = sample_pixels(X, transforms[1], seed) if files else X
+            module = self._build_module(pixels, counts, recipe,
+                                        recipe.loss.logit_scale(criterion))
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
-            Xt, yt = _to_device(X, y_enc, recipe.device)
-            if dev is not None:  # moved once, for validation and the meta epochs alike
+            if files:
+                Xt, yt = ImageFiles(X, y_enc, transforms[0]), torch.from_numpy(y_enc)
+            else:
+                Xt, yt = _to_device(X, y_enc, recipe.device)
+            if dev is not None and not files:  # moved once, for validation and meta epochs
                 dev["tensors"] = _to_device(dev["X"], dev["y"], recipe.device)
-            valid_data = self._valid_data(Xt, yt, valid, dev)
+            valid_data = self._valid_data(Xt, yt, valid, dev, transforms)
             meta = (self._meta_callback(dev, y_enc[train], recipe, seed)
                     if self.meta_epochs else None)
             fingerprint = self._fingerprint(X, y_enc) if self.checkpoint is not None else None
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
                                   valid_data, meta, fingerprint)
-            X_fit = Xt if len(train) == len(Xt) else Xt[train]
-            net.fit(X_fit, yt if len(train) == len(yt) else yt[train])
-            cb.raise_if_outputs_diverged(net, X_fit[:self.batch_size])
+            X_fit = Xt if len(train) == len(Xt) else _rows(Xt, train)
+            try:
+                net.fit(X_fit, yt if len(train) == len(yt) else yt[train])
+            finally:
+                for data in (X_fit, valid_data):
+                    if isinstance(data, ImageFiles):
+                        data.close()  # stops the loader's worker processes
+            probe = (first_batch(X_fit.subset(slice(None), transforms[1]), self.batch_size)
+                     if files else X_fit[:self.batch_size])
+            cb.raise_if_outputs_diverged(net, probe)
             swag = self._sample_networks(net, X_fit, recipe, seed) if self.swag else None
         # The validation data served its purpose; it is not pickled with the model.
         net.train_split = None
         # Only now, with training done, assign fitted state: a failed fit leaves
         # a previously fitted model intact.
-        self._set_fitted(net, classes, counts, X.shape[1:], recipe)
+        self._set_fitted(net, classes, counts, shape, recipe)
+        self.__dict__.pop("image_transform_", None)
+        if files:
+            self.image_transform_ = transforms[1]
         stopper = dict(net.callbacks_).get("early_stopping")
         self.best_epoch_ = int(stopper.best_epoch_) if stopper else len(net.history)
         self._set_stochastic(swag, X)
         self._set_meta(meta, dev)
         return self
 
-    def _dev_set(self, X, y_enc, classes, X_dev, y_dev):
+    def _dev_set(self, X, y_enc, classes, X_dev, y_dev, transforms=None):
         """The development set: given (validation, and the meta epochs' if any), or
         carved from ``X`` for the meta epochs; None without either."""
         if (X_dev is None) != (y_dev is None):
@@ -629,8 +727,15 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                                                   random_state=self.random_state,
                                                   min_remaining=2)
             return {"rows": rows, "X": X[rows], "y": y_enc[rows]}
-        X_dev = _as_network_dtype(check_array(X_dev, ensure_2d=False, allow_nd=True,
-                                              dtype="numeric", input_name="X_dev"))
+        if transforms is not None:  # a fit on files: X_dev holds paths too
+            dev_paths = as_paths(X_dev)
+            if dev_paths is None:
+                raise ValueError("X holds image file paths, so X_dev must hold paths too.")
+            check_paths_exist(dev_paths, "X_dev")
+            X_dev = dev_paths
+        else:
+            X_dev = _as_network_dtype(check_array(X_dev, ensure_2d=False, allow_nd=True,
+                                                  dtype="numeric", input_name="X_dev"))
         if X_dev.ndim == 3 and X.ndim == 4:
             X_dev = X_dev[:, None]
         if X_dev.shape[1:] != X.shape[1:]:
@@ -641,18 +746,24 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         if unknown.size or y_dev.shape != (len(X_dev),):
             raise ValueError(f"y_dev must hold {len(X_dev)} labels among {classes.tolist()}; "
                              f"unknown: {unknown.tolist()}.")
-        return {"rows": None, "X": X_dev, "y": np.searchsorted(classes, y_dev)}
+        y_dev = np.searchsorted(classes, y_dev)
+        dev = {"rows": None, "X": X_dev, "y": y_dev}
+        if transforms is not None:
+            dev["tensors"] = ImageFiles(X_dev, y_dev, transforms[1])
+        return dev
 
-    def _valid_data(self, Xt, yt, valid, dev):
+    def _valid_data(self, Xt, yt, valid, dev, transforms=None):
         """The validation set: the ``train_split`` rows, else a given ``X_dev``."""
         given = dev is not None and dev["rows"] is None
         if valid is not None and given and self.meta_epochs == 0:
             raise ValueError("Both train_split and X_dev would be the validation set; "
                              "pass one of them.")
         if valid is not None:
-            data = Dataset(Xt[valid], yt[valid])
+            data = (Xt.subset(valid, transforms[1]) if transforms is not None
+                    else Dataset(Xt[valid], yt[valid]))
         elif given:
-            data = Dataset(*dev["tensors"])
+            data = (dev["tensors"] if transforms is not None
+                    else Dataset(*dev["tensors"]))
         else:
             data = None
         if self.early_stopping is not None and data is None:
@@ -679,8 +790,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     def _resolve(self, value, default):
         return default if isinstance(value, str) and value == "auto" else value
 
-    def _recipe(self, X):
-        """Resolve every "auto" setting and check the combination."""
+    def _recipe(self, shape, files=False):
+        """Resolve every "auto" setting and check the combination, for samples of
+        ``shape`` (image files: ``(3, S, S)``)."""
         T = self.max_epochs
         spec = get_loss_spec(self.loss)
         drw_epoch = self.drw_epoch
@@ -694,12 +806,19 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         if swa_start is not None and self.early_stopping is not None:
             raise ValueError("early_stopping restores the best epoch, while swa/swag "
                              "average epochs; use one of them.")
-        is_image = X.ndim == 4
+        is_image = len(shape) == 3
         augment = self.augment or "none"
         if augment == "auto":
-            augment = "none" if not is_image else "crop_flip" if X.shape[1] == 3 else "crop"
+            augment = ("none" if not is_image else "imagenet" if files and shape[-1] > 64
+                       else "crop_flip" if shape[0] == 3 else "crop")
         if augment != "none" and not is_image:
             raise ValueError(f"augment={self.augment!r} needs image input (N, C, H, W); got 2-D X.")
+        if augment == "imagenet" and not files:
+            raise ValueError("augment='imagenet' crops each decoded file: it needs X as image "
+                             "file paths. For arrays, use 'crop_flip'.")
+        if files and (self.swag or self.meta_epochs):
+            raise ValueError("swag and meta_epochs need in-memory arrays, not image file "
+                             "paths: decode the images (load_image_folder) first.")
         device = resolve_device(self.device)
         cuda = device.type == "cuda"
         milestones = tuple(self._resolve(self.milestones, (int(0.8 * T), int(0.9 * T))))
@@ -711,11 +830,18 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             swa_start=swa_start, swa_lr=self._resolve(self.swa_lr, self.lr / 2),
             milestones=milestones, warmup=warmup, augment=augment,
             # 1/8 of the side: the CIFAR 4 pixels at 32 px, 1 pixel on 8x8 digits.
-            padding=max(1, round(min(X.shape[-2:]) / 8)) if is_image else 0, device=device,
+            padding=max(1, round(min(shape[-2:]) / 8)) if is_image else 0, device=device,
             amp=cuda if self.amp == "auto" else bool(self.amp),
             channels_last=is_image and (cuda if self.channels_last == "auto"
                                         else bool(self.channels_last)),
+            image_size=shape[-1] if files else None,
+            num_workers=self._num_workers(),
         )
+
+    def _num_workers(self):
+        if self.num_workers == "auto":
+            return min(8, max(1, (os.cpu_count() or 2) - 1))
+        return self.num_workers
 
     def _build_module(self, X, counts, recipe, logit_scale):
         """The network to train, on a copy of a user-given module."""
@@ -734,8 +860,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         std = X.std(axis=axes, dtype=np.float64) / divisor
         std = np.where(std > 1e-8, std, 1.0)
         shape = (1, -1, 1, 1) if is_image else (1, -1)
-        augment = (CropFlip(padding=recipe.padding, flip=recipe.augment == "crop_flip")
-                   if recipe.augment != "none" else None)
+        if recipe.augment == "imagenet":  # the crop and flip happened at decoding
+            augment = ColorJitter(0.4, 0.4, 0.4)
+        elif recipe.augment != "none":
+            augment = CropFlip(padding=recipe.padding, flip=recipe.augment == "crop_flip")
+        else:
+            augment = None
         module = LTModule(
             features, len(counts), input_divisor=divisor, mean=mean.reshape(shape),
             std=std.reshape(shape), augment=augment, cosine_head=recipe.loss.head == "cosine",
@@ -822,13 +952,19 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         sampler = make_sampler(self.sampler, y_train, total_epochs=recipe.epochs, generator=gen)
         optimizer_kw = {"momentum": self.momentum, "weight_decay": self.weight_decay,
                         **self._routed("optimizer__")}
+        iterator, loader_kw = BatchIterator, {}
+        if recipe.image_size is not None:
+            iterator = FileBatchIterator
+            loader_kw = {"num_workers": recipe.num_workers, "seed": seed + 4}
+        loader_kw = {f"{p}__{k}": v for k, v in loader_kw.items()
+                     for p in ("iterator_train", "iterator_valid")}
         return LTNet(
             module=module, criterion=criterion, optimizer=torch.optim.SGD, lr=self.lr,
             max_epochs=recipe.epochs, batch_size=self.batch_size,
-            iterator_train=BatchIterator, iterator_train__sampler=sampler,
+            iterator_train=iterator, iterator_train__sampler=sampler,
             iterator_train__device=recipe.device, iterator_train__training=True,
             iterator_train__drop_single=_has_batch_norm(module),
-            iterator_valid=BatchIterator, iterator_valid__device=recipe.device,
+            iterator_valid=iterator, iterator_valid__device=recipe.device, **loader_kw,
             train_split=None if valid_data is None else predefined_split(valid_data),
             callbacks=self._callbacks(sampler, counts, recipe, meta, fingerprint),
             device=recipe.device, verbose=self.verbose, predict_nonlinearity=None,
@@ -882,20 +1018,34 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.module_.eval()
         bs = self.predict_batch_size
         starts = range(0, len(X), bs)
-        with torch.inference_mode(), thread_limit(getattr(self, "n_threads", None)):
-            for i in cb.batch_progress(starts, total=len(starts),
-                                       desc=desc if self.verbose >= 2 else None):
-                xb = np.ascontiguousarray(X[i:i + bs])
-                xb = torch.from_numpy(xb).to(device)
-                if self.net_.channels_last and xb.ndim == 4:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-                    rows = fn(xb).float().cpu().numpy()
-                if out is None:
-                    # Filled in place, batch by batch: no list of batches to
-                    # concatenate, so the peak is the result, not twice it.
-                    out = np.empty((len(X), rows.shape[1]), dtype=np.float32)
-                out[i:i + len(rows)] = rows
+        files = None
+        if X.dtype.kind == "U":  # image files, decoded by loader workers
+            files = ImageFiles(X, None, self.image_transform_)
+            # One batch is decoded faster here than worker processes start.
+            workers = self._num_workers() if len(starts) > 1 else 0
+            batches = (xb for xb, _ in files.loader(
+                bs, num_workers=workers, pin_memory=device.type == "cuda"))
+        else:
+            batches = (torch.from_numpy(np.ascontiguousarray(X[i:i + bs])) for i in starts)
+        progress = cb.batch_progress(starts, total=len(starts),
+                                     desc=desc if self.verbose >= 2 else None)
+        try:
+            with torch.inference_mode(), thread_limit(getattr(self, "n_threads", None)):
+                for i, xb in zip(progress, batches):
+                    xb = xb.to(device, non_blocking=True)
+                    if self.net_.channels_last and xb.ndim == 4:
+                        xb = xb.contiguous(memory_format=torch.channels_last)
+                    with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                                        enabled=amp):
+                        rows = fn(xb).float().cpu().numpy()
+                    if out is None:
+                        # Filled in place, batch by batch: no list of batches to
+                        # concatenate, so the peak is the result, not twice it.
+                        out = np.empty((len(X), rows.shape[1]), dtype=np.float32)
+                    out[i:i + len(rows)] = rows
+        finally:
+            if files is not None:
+                files.close()  # stops the loader's worker processes
         return out
 
     def transform(self, X, out=None):
@@ -1183,6 +1333,11 @@ def _shape_mismatch(got, expected):
             msg += " (the images look channels-last: X.transpose(0, 3, 1, 2))"
         msg += "."
     return msg
+
+
+def _rows(X, rows):
+    """The training rows of in-memory tensors or of image files."""
+    return X.subset(rows) if isinstance(X, ImageFiles) else X[rows]
 
 
 def _to_device(X, y_enc, device):

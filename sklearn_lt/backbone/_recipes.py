@@ -11,7 +11,7 @@ special). Settings a recipe leaves out keep Backbone's defaults; the warm-up
 # Kang et al.'s ImageNet-LT stage 1; the two recipes differ only in the network.
 _IMAGENET_LT = dict(module="resnet10", max_epochs=90, batch_size=512, lr=0.2, momentum=0.9,
                     weight_decay=5e-4, warmup_epochs=0, lr_schedule="cosine",
-                    augment="crop_flip")
+                    augment="auto", image_size=224)
 
 RECIPES = {
     "cifar_lt": {
@@ -27,17 +27,19 @@ RECIPES = {
         "params": _IMAGENET_LT,
         "doc": "Kang et al. (ICLR 2020), ImageNet-LT stage 1 with ResNet-10 (ResNeXt-50: "
                "'imagenet_lt_resnext50'): 90 epochs, batch 512, SGD lr 0.2 momentum 0.9, weight "
-               "decay 5e-4, cosine decay without warm-up. Their augmentation is a "
-               "random-resized crop + flip + colour jitter on decoded images; here it is "
-               "the tensor crop + flip, applied on the device. Their stage 2 is 10 epochs "
-               "(the heads' own defaults follow the same config).",
+               "decay 5e-4, cosine decay without warm-up, images of 224 px. Fitted on image "
+               "files (X as paths), the augmentation is theirs too: a random-resized crop "
+               "+ flip per file and colour jitter 0.4, and inference resizes to 256 and "
+               "takes the centre 224; on arrays in memory it is the tensor crop + flip. "
+               "Their stage 2 is 10 epochs (the heads' own defaults follow the same "
+               "config).",
     },
     "imagenet_lt_resnext50": {
         "params": dict(_IMAGENET_LT, module="resnext50"),
         "doc": "Kang et al. (ICLR 2020), ImageNet-LT stage 1 with ResNeXt-50 (32x4d): the "
                "settings of 'imagenet_lt' with the larger network, whose decoupled heads "
                "they report (cRT 49.5, tau-norm 49.4, LWS 49.9 top-1, against 44.4 for the "
-               "joint head). Same augmentation caveat as 'imagenet_lt'.",
+               "joint head). Same augmentation as 'imagenet_lt'.",
     },
     "small": {
         "params": dict(module="cnn", module__widths=(32, 64, 128), module__pooled_size=2,

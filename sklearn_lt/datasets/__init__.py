@@ -6,8 +6,10 @@ from ._idx import load_fashion_mnist, load_mnist, read_idx
 from ._image_folder import load_image_folder
 from ._long_tailed import make_long_tailed
 from ._split_files import read_inat_json, read_split_file
+from ._transforms import ImageTransform
 
 __all__ = [
+    "ImageTransform",
     "load_cifar10",
     "load_cifar100",
     "load_digits_lt",

@@ -1,4 +1,4 @@
-"""Batched random crop and horizontal flip on tensors (the CIFAR augmentation).
+"""Batched augmentation on tensors: random crop + flip (CIFAR), colour jitter (ImageNet).
 
 Zero-pad by 4 pixels, crop a random 32x32 window and flip horizontally with
 probability 1/2 -- the standard CIFAR augmentation of He et al. (2016), used by
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["CropFlip", "random_crop_flip"]
+__all__ = ["ColorJitter", "CropFlip", "random_crop_flip"]
 
 
 def _check_params(padding, flip_prob):
@@ -127,3 +127,77 @@ class CropFlip(nn.Module):
 
     def extra_repr(self):
         return f"padding={self.padding}, flip={self.flip}"
+
+
+class ColorJitter(nn.Module):
+    """Random brightness, contrast and saturation per image, batched on the device.
+
+    The colour part of the ImageNet training augmentation (Kang et al., 2020:
+    0.4 each, no hue). Each image draws its factors uniformly from
+    ``[1 - s, 1 + s]`` and, in this fixed order, is scaled (brightness),
+    blended with its mean grey level (contrast) and blended with its own grey
+    image (saturation), clamped to [0, 1] after each step; grey is ITU-R 601
+    luma. Active only in training mode; expects 3-channel input in [0, 1].
+
+    Parameters
+    ----------
+    brightness, contrast, saturation : float, default=0.4
+        Strength ``s`` of each jitter; 0 turns it off.
+    generator : torch.Generator, default=None
+        Source of randomness (drawn on its device); ``None`` uses torch's
+        global generator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_lt.nn import ColorJitter
+    >>> x = torch.rand(4, 3, 8, 8)
+    >>> torch.equal(ColorJitter().eval()(x), x)
+    True
+    >>> bool(ColorJitter()(x).sub(x).abs().max() > 0)
+    True
+    """
+
+    _LUMA = (0.299, 0.587, 0.114)
+
+    def __init__(self, brightness=0.4, contrast=0.4, saturation=0.4, generator=None):
+        super().__init__()
+        for name, value in [("brightness", brightness), ("contrast", contrast),
+                            ("saturation", saturation)]:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}.")
+        self.brightness = float(brightness)
+        self.contrast = float(contrast)
+        self.saturation = float(saturation)
+        self.generator = generator
+
+    def _factors(self, n, strength, device):
+        rand_device = self.generator.device if self.generator is not None else "cpu"
+        u = torch.rand(n, generator=self.generator, device=rand_device)
+        return (1 - strength + 2 * strength * u).to(device).view(n, 1, 1, 1)
+
+    def _grey(self, x):
+        w = torch.tensor(self._LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return (x * w).sum(1, keepdim=True)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"ColorJitter takes (N, 3, H, W) batches, got {tuple(x.shape)}.")
+        n = x.shape[0]
+        if self.brightness:
+            x = (x * self._factors(n, self.brightness, x.device)).clamp(0, 1)
+        if self.contrast:
+            mean = self._grey(x).mean(dim=(2, 3), keepdim=True)
+            f = self._factors(n, self.contrast, x.device)
+            x = (f * x + (1 - f) * mean).clamp(0, 1)
+        if self.saturation:
+            f = self._factors(n, self.saturation, x.device)
+            x = (f * x + (1 - f) * self._grey(x)).clamp(0, 1)
+        return x
+
+    def extra_repr(self):
+        return (f"brightness={self.brightness}, contrast={self.contrast}, "
+                f"saturation={self.saturation}")
