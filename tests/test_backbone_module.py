@@ -108,3 +108,21 @@ def test_07_binary_decision_function_reads_out_the_difference(blobs, tiny_backbo
     bound = 4 * (Z.shape[1] + 4) * U32 * (np.abs(Z) @ np.abs(bb.coef_).T).sum(axis=1)
     assert np.all(np.abs(scores - (z[:, 1] - z[:, 0])) <= bound)
     np.testing.assert_array_equal(bb.predict(X[keep]), (scores > 0).astype(int))
+
+
+@pytest.mark.parametrize("shape, dtype, axes", [
+    ((300, 3, 6, 5), np.uint8, (0, 2, 3)),
+    ((4100, 7), np.float32, (0,)),
+    ((3, 1, 4, 4), np.uint8, (0, 2, 3)),
+])
+def test_input_moments_equal_numpy_mean_and_std(shape, dtype, axes):
+    # Summed in blocks of rows (no float64 copy of the whole input), yet the
+    # same statistics as numpy's mean and std, to float64 rounding.
+    from sklearn_lt.backbone._estimator import _input_moments
+
+    rng = np.random.default_rng(0)
+    X = (rng.integers(0, 256, shape).astype(dtype) if dtype == np.uint8
+         else rng.normal(3, 2, shape).astype(dtype))
+    mean, std = _input_moments(X, axes, rows=64)
+    np.testing.assert_allclose(mean, X.mean(axis=axes, dtype=np.float64), rtol=1e-13)
+    np.testing.assert_allclose(std, X.std(axis=axes, dtype=np.float64), rtol=1e-12)
