@@ -160,7 +160,7 @@ class CRTClassifier(SGDHeadMixin, LinearHeadMixin, BaseHead):
             C = 1.0 / (self.weight_decay * y_enc.shape[0])
         coef, intercept, n_iter = cached_linear_head(
             self.memory, X, y_enc, counts.shape[0], C=C, class_weight=class_weight,
-            max_iter=self.max_iter, tol=self.tol)
+            max_iter=self.max_iter, tol=self.tol, device=self.device)
         return {"coef_": coef, "intercept_": intercept, "n_iter_": n_iter}
 
     def _fit_sgd(self, X, y_enc, counts):

@@ -8,6 +8,7 @@ tuple or a fitted estimator, or one fitted here on the features.
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ..backbone._joint_registry import find_joint_head, rebalancing
@@ -57,11 +58,19 @@ memory : None, str or joblib.Memory, default=None
     the head per candidate, fits the linear head once per training fold.
 """
 
+POSTHOC_DEVICE_DOC = """\
+device : str or torch.device, default="cpu"
+    Where a joint head fitted here is computed (the L-BFGS objective of
+    :func:`fit_linear_head`; ``"auto"``: CUDA when available). The
+    adjustment itself is a few operations on the weights.
+"""
+
 
 class JointHeadMixin:
     """Obtain the instance-balanced ("joint") linear head a post-hoc head starts from.
 
-    Uses the parameters ``joint_head``, ``C``, ``max_iter``, ``tol`` and ``memory``.
+    Uses the parameters ``joint_head``, ``C``, ``max_iter``, ``tol``, ``memory`` and
+    ``device``.
     """
 
     def _joint_head(self, X, y_enc, classes):
@@ -83,7 +92,8 @@ class JointHeadMixin:
             "given" if joint is self.joint_head else "backbone")
         if joint is None:
             coef, intercept, n_iter = cached_linear_head(
-                self.memory, X, y_enc, n_classes, C=self.C, max_iter=self.max_iter, tol=self.tol)
+                self.memory, X, y_enc, n_classes, C=self.C, max_iter=self.max_iter, tol=self.tol,
+                device=self.device)
         elif isinstance(joint, (tuple, list)):
             if len(joint) != 2:
                 raise ValueError(
@@ -140,12 +150,14 @@ class PostHocJointHead(JointHeadMixin, LinearHeadMixin, BaseHead):
     _parameter_constraints: dict = {
         "tau": [Interval(Real, 0, None, closed="left")],
         **JOINT_HEAD_CONSTRAINTS,
+        "device": [str, torch.device],
         **THREADS_CONSTRAINT,
     }
 
     def __init__(self, tau=1.0, *, joint_head="auto", C=1.0, max_iter=1000, tol=1e-4, memory=None,
-                 n_threads=None):
+                 device="cpu", n_threads=None):
         self.tau = tau
+        self.device = device
         self.joint_head = joint_head
         self.C = C
         self.max_iter = max_iter

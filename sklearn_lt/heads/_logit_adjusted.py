@@ -9,10 +9,11 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import DoubleAdjustmentWarning
 from ..utils._docstring import Substitution
 from ._base import THREADS_PARAM_DOC
-from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
+from ._joint import JOINT_HEAD_PARAMS_DOC, POSTHOC_DEVICE_DOC, PostHocJointHead
 
 
-@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, threads_param=THREADS_PARAM_DOC)
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, device_param=POSTHOC_DEVICE_DOC,
+              threads_param=THREADS_PARAM_DOC)
 class LogitAdjustedClassifier(PostHocJointHead):
     """Post-hoc logit adjustment of a jointly trained linear head.
 
@@ -33,6 +34,7 @@ class LogitAdjustedClassifier(PostHocJointHead):
         :class:`TauNormClassifier` reads its ``tau``), so ``set_params(tau=...)``
         on a fitted model changes the predictions without refitting.
     {joint_head_params}
+    {device_param}
     {threads_param}
 
     Attributes

@@ -52,7 +52,9 @@ sampler : {"class", "instance", "sqrt", "progressive"} or float, default="class"
 random_state : int, RandomState instance or None, default=None
     Seeds the initialisation and the sampler.
 device : str or torch.device, default="cpu"
-    Torch device; ``"auto"`` picks CUDA if available.
+    Torch device of the training, and of any L-BFGS fit the head makes
+    (a joint head fitted here, cRT's ``solver="lbfgs"``); ``"auto"`` picks
+    CUDA if available.
 verbose : int, default=0
     Print one line per epoch.
 """ + THREADS_PARAM_DOC

@@ -6,10 +6,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._docstring import Substitution
 from ._base import THREADS_PARAM_DOC
-from ._joint import JOINT_HEAD_PARAMS_DOC, PostHocJointHead
+from ._joint import JOINT_HEAD_PARAMS_DOC, POSTHOC_DEVICE_DOC, PostHocJointHead
 
 
-@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, threads_param=THREADS_PARAM_DOC)
+@Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, device_param=POSTHOC_DEVICE_DOC,
+              threads_param=THREADS_PARAM_DOC)
 class TauNormClassifier(PostHocJointHead):
     """tau-normalised linear classifier (Kang et al., ICLR 2020).
 
@@ -32,6 +33,7 @@ class TauNormClassifier(PostHocJointHead):
         a fitted model changes its predictions without refitting, which is how
         tau is swept on validation data.
     {joint_head_params}
+    {device_param}
     {threads_param}
 
     Attributes

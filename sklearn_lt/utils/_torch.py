@@ -103,3 +103,16 @@ def thread_limit(n_threads):
             yield
     finally:
         torch.set_num_threads(previous)
+
+
+def feature_tensor(X, device):
+    """Features as a tensor on ``device``: float32 kept, anything else float64.
+
+    float32 features (a Backbone's) are computed on in float32, as
+    scikit-learn's L-BFGS keeps them; a read-only buffer (a memory-mapped
+    ``.npy``), which torch cannot wrap safely, is copied.
+    """
+    dtype = torch.float32 if getattr(X, "dtype", None) == np.float32 else torch.float64
+    arr = np.asarray(X)
+    tensor = torch.from_numpy(arr) if arr.flags.writeable else torch.tensor(arr)
+    return tensor.to(device=device, dtype=dtype)
