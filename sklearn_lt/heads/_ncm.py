@@ -3,25 +3,25 @@
 from numbers import Real
 
 import numpy as np
-from scipy.sparse import csr_matrix
+import torch
+import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils import resolve_device
 from ..utils._docstring import Substitution
+from ..utils._torch import feature_tensor
 from ._base import THREADS_CONSTRAINT, THREADS_PARAM_DOC, BaseHead
 
-
-def _l2_normalize(Z):
-    norms = np.linalg.norm(Z, axis=1, keepdims=True)
-    # A zero row has no direction; leave it at the origin instead of dividing by 0.
-    return Z / np.where(norms > 0, norms, 1.0)
+# Rows per block of the temperature's softmaxes and of the class sums.
+_BLOCK = 8192
 
 
 def _normalize_features(X, normalize, center):
-    X = np.asarray(X, dtype=np.float64)
     if normalize == "centered_l2":
-        return _l2_normalize(X - center)
-    if normalize == "l2":
-        return _l2_normalize(X)
+        X = X - center
+    if normalize in ("centered_l2", "l2"):
+        # A zero row has no direction: F.normalize leaves it at the origin.
+        X = F.normalize(X, dim=1, eps=1e-300 if X.dtype == torch.float64 else 1e-30)
     return X
 
 
@@ -58,6 +58,10 @@ class NCMClassifier(BaseHead):
         features (every class weighing the same, as on a balanced test set).
         A number is read at predict time, so it can be tuned on held-out data
         with ``set_params`` without refitting.
+    device : str or torch.device, default="cpu"
+        Where the class means, scores and temperature are computed
+        (``"auto"``: CUDA when available). float32 features are computed in
+        float32 (the class sums in float64), other input in float64.
     {threads_param}
 
     Attributes
@@ -130,30 +134,41 @@ class NCMClassifier(BaseHead):
         "metric": [StrOptions({"euclidean", "cosine"})],
         "normalize": [StrOptions({"centered_l2", "l2"}), None],
         "temperature": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "device": [str, torch.device],
         **THREADS_CONSTRAINT,
     }
 
     def __init__(self, metric="euclidean", normalize="centered_l2", temperature="auto", *,
-                 n_threads=None):
+                 device="cpu", n_threads=None):
         self.metric = metric
         self.normalize = normalize
         self.temperature = temperature
+        self.device = device
         self.n_threads = n_threads
 
     def _fit(self, X, y_enc, classes, counts):
-        X = np.asarray(X, dtype=np.float64)
-        center = X.mean(axis=0) if self.normalize == "centered_l2" else np.zeros(X.shape[1])
-        Z = _normalize_features(X, self.normalize, center)
-        # Class sums as one sparse one-hot product: np.add.at is unbuffered and
-        # orders of magnitude slower on large training sets.
-        n = y_enc.shape[0]
-        onehot = csr_matrix((np.ones(n), (y_enc, np.arange(n))), shape=(classes.shape[0], n))
-        centroids = np.asarray(onehot @ Z) / counts[:, None]
-        temperatures = {metric: _fit_temperature(_scores(Z, centroids, metric), y_enc, counts)
-                        for metric in ("euclidean", "cosine")}
+        device = resolve_device(self.device)
+        X = feature_tensor(X, device)
+        y = torch.as_tensor(y_enc, device=device)
+        n, d = X.shape
+        # The class sums in float64 whatever the features' precision, a block
+        # of rows at a time (index_add_: no one-hot matrix, no float64 copy).
+        totals = torch.zeros(d, dtype=torch.float64, device=device)
+        for start in range(0, n, _BLOCK):
+            totals += X[start:start + _BLOCK].sum(0, dtype=torch.float64)
+        center = (totals / n if self.normalize == "centered_l2"
+                  else torch.zeros(d, dtype=torch.float64, device=device))
+        Z = _normalize_features(X, self.normalize, center.to(X.dtype))
+        sums = torch.zeros(classes.shape[0], d, dtype=torch.float64, device=device)
+        for start in range(0, n, _BLOCK):
+            sums.index_add_(0, y[start:start + _BLOCK], Z[start:start + _BLOCK].double())
+        centroids = sums / torch.as_tensor(counts, dtype=torch.float64, device=device)[:, None]
+        temperatures = {
+            metric: _fit_temperature(_scores(Z, centroids.to(Z.dtype), metric), y, counts)
+            for metric in ("euclidean", "cosine")}
         return {
-            "center_": center,
-            "centroids_": centroids,
+            "center_": center.cpu().numpy(),
+            "centroids_": centroids.cpu().numpy(),
             # The fitted transform, kept so that set_params(normalize=...) after
             # fit cannot silently mismatch the stored centroids.
             "normalize_": self.normalize,
@@ -163,8 +178,11 @@ class NCMClassifier(BaseHead):
 
     def _logits(self, X):
         self._validate_params()  # metric/temperature may have been set after fit
-        Z = _normalize_features(X, self.normalize_, self.center_)
-        return _scores(Z, self.centroids_, self.metric)
+        X = feature_tensor(X, resolve_device(self.device))
+        Z = _normalize_features(X, self.normalize_,
+                                torch.as_tensor(self.center_, device=X.device, dtype=X.dtype))
+        centroids = torch.as_tensor(self.centroids_, device=X.device, dtype=X.dtype)
+        return _scores(Z, centroids, self.metric).double().cpu().numpy()
 
     def _proba_logits(self, logits):
         t = self.temperatures_[self.metric] if self.temperature == "auto" else self.temperature
@@ -172,13 +190,15 @@ class NCMClassifier(BaseHead):
 
 
 def _scores(Z, centroids, metric):
+    """Scores of every row against every class mean: (n, K), in Z's precision."""
     if metric == "cosine":
-        return _l2_normalize(Z) @ _l2_normalize(centroids).T
-    sq = (Z * Z).sum(1)[:, None] + (centroids * centroids).sum(1)[None, :] - 2.0 * Z @ centroids.T
-    return -np.sqrt(np.maximum(sq, 0.0))
+        return F.normalize(Z, dim=1, eps=1e-30) @ F.normalize(centroids, dim=1, eps=1e-30).T
+    sq = (Z * Z).sum(1)[:, None] + (centroids * centroids).sum(1)[None, :]
+    sq.addmm_(Z, centroids.T, alpha=-2.0)
+    return sq.clamp_(min=0.0).sqrt_().neg_()
 
 
-def _fit_temperature(scores, y_enc, counts):
+def _fit_temperature(scores, y, counts):
     """Temperature minimising the class-balanced NLL of ``softmax(scores / T)``.
 
     With ``b = 1 / T`` the NLL ``sum_i w_i (logsumexp(b s_i) - b s_{i, y_i})`` is
@@ -189,26 +209,26 @@ def _fit_temperature(scores, y_enc, counts):
     search over the NLL alone needs a few dozen). ``T`` is bounded to
     [1e-4, 1e4]: when the training classes are perfectly separated the NLL keeps
     falling as ``T -> 0``, and when every score ties it is flat. The softmaxes run
-    in float32, in row blocks, so memory stays that of the scores.
+    in float32 on the scores' device, in row blocks, so memory stays that of the
+    scores; the weighted sums are float64.
     """
-    S = np.asarray(scores, dtype=np.float32)
-    weights = (1.0 / counts)[y_enc]
+    S = scores.float()
+    device = S.device
+    weights = torch.as_tensor(1.0 / counts, dtype=torch.float64, device=device)[y]
     weights /= weights.sum()
-    s_true = S[np.arange(S.shape[0]), y_enc].astype(np.float64)
+    s_true = S.gather(1, y[:, None]).squeeze(1).double()
 
     def slope_curvature(b):
-        mean = np.empty(S.shape[0])
-        var = np.empty(S.shape[0])
-        for start in range(0, S.shape[0], 8192):
-            block = S[start:start + 8192]
-            z = block * np.float32(b)
-            z -= z.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            m = (p * block).sum(axis=1, dtype=np.float64)
-            mean[start:start + 8192] = m
-            var[start:start + 8192] = (p * block * block).sum(axis=1, dtype=np.float64) - m * m
-        return weights @ (mean - s_true), weights @ np.maximum(var, 0.0)
+        mean = torch.empty(S.shape[0], dtype=torch.float64, device=device)
+        var = torch.empty_like(mean)
+        for start in range(0, S.shape[0], _BLOCK):
+            block = S[start:start + _BLOCK]
+            p = torch.softmax(block * b, dim=1)
+            m = (p * block).sum(1, dtype=torch.float64)
+            mean[start:start + _BLOCK] = m
+            var[start:start + _BLOCK] = (p * block * block).sum(1, dtype=torch.float64) - m * m
+        return (float(weights @ (mean - s_true)),
+                float(weights @ var.clamp(min=0.0)))
 
     lo, hi = np.log(1e-4), np.log(1e4)  # the bracket, in log b
     # Still falling at the smallest T (every training sample nearest its own class
