@@ -1,7 +1,9 @@
 """Learnable weight scaling, LWS (Kang et al., 2020)."""
 
+import numpy as np
 import torch
 
+from ..utils import resolve_device
 from ..utils._docstring import Substitution
 from ._base import BaseHead, LinearHeadMixin
 from ._joint import JOINT_HEAD_CONSTRAINTS, JOINT_HEAD_PARAMS_DOC, JointHeadMixin
@@ -21,6 +23,28 @@ class _ScaledLinear(torch.nn.Module):
 
     def forward(self, x):
         return torch.addmm(self.bias, x, self.weight.T) * self.scales
+
+
+class _Scales(torch.nn.Module):
+    """The same model on the frozen head's logits ``x . w_j + b_j``, computed once."""
+
+    def __init__(self, n_classes):
+        super().__init__()
+        self.scales = torch.nn.Parameter(torch.ones(n_classes))
+
+    def forward(self, logits):
+        return logits * self.scales
+
+
+def _frozen_logits(X, coef, intercept, device, block=8192):
+    """``X @ coef.T + intercept`` in float32, computed on ``device`` a block at a time."""
+    W = torch.as_tensor(coef, dtype=torch.float32, device=device)
+    b = torch.as_tensor(intercept, dtype=torch.float32, device=device)
+    out = np.empty((X.shape[0], W.shape[0]), dtype=np.float32)
+    for start in range(0, X.shape[0], block):
+        xb = torch.as_tensor(np.asarray(X[start:start + block], dtype=np.float32), device=device)
+        out[start:start + block] = torch.addmm(b, xb, W.T).cpu().numpy()
+    return out
 
 
 @Substitution(joint_head_params=JOINT_HEAD_PARAMS_DOC, sgd_params=SGD_PARAMS_DOC,
@@ -139,8 +163,17 @@ class LWSClassifier(SGDHeadMixin, JointHeadMixin, LinearHeadMixin, BaseHead):
 
     def _fit(self, X, y_enc, classes, counts):
         coef, intercept, n_iter, (source, _) = self._joint_head(X, y_enc, classes)
-        module = _ScaledLinear(coef, intercept)
-        history = self._train_sgd(module, *with_stochastic_rows(X, y_enc, self.stochastic))
+        X, y_enc = with_stochastic_rows(X, y_enc, self.stochastic)
+        if coef.shape[0] <= X.shape[1]:
+            # The joint head is frozen, so its logits are computed once and the
+            # epochs train the scales on them: K operations per draw instead of
+            # d * K (a class-aware epoch over ImageNet-LT is 1.28M draws). With
+            # more classes than features the logits would outweigh the features.
+            module = _Scales(coef.shape[0])
+            X = _frozen_logits(X, coef, intercept, resolve_device(self.device))
+        else:
+            module = _ScaledLinear(coef, intercept)
+        history = self._train_sgd(module, X, y_enc)
         scales = module.scales.detach().cpu().double().numpy()
         return {
             "joint_coef_": coef,
