@@ -33,7 +33,8 @@ def test_shared_block_is_inserted_with_the_placeholder_indentation(cls, block):
 
 def test_substituted_parameters_are_parsed_in_signature_order():
     documented = [p.name for p in ClassDoc(TauNormClassifier)["Parameters"]]
-    assert documented == ["tau", "joint_head", "C", "max_iter", "tol", "memory", "n_threads"]
+    assert documented == ["tau", "joint_head", "C", "max_iter", "tol", "memory", "device",
+                          "n_threads"]
     documented = [p.name for p in ClassDoc(CRTClassifier)["Parameters"]]
     assert documented[:6] == ["solver", "C", "max_iter", "tol", "epochs", "batch_size"]
     assert documented[-2:] == ["memory", "stochastic"]
