@@ -11,6 +11,7 @@ ORDER = [
     "plot_power_resampler.py",
     "plot_swag_and_meta.py",
     "plot_save_load_pipeline.py",
+    "train_data_parallel.py",
 ]
 
 

@@ -492,12 +492,17 @@ class TrainingCheckpoint(Callback):
         Identifies the run; another run's checkpoint is not resumed.
     sampler : torch.utils.data.Sampler
         The training sampler, restored in place.
+    owner : bool, default=True
+        Whether this process removes the checkpoint once the fit is done
+        (under data-parallel training, rank 0 alone writes and removes it;
+        every rank resumes from it).
     """
 
-    def __init__(self, dirname, fingerprint, sampler):
+    def __init__(self, dirname, fingerprint, sampler, owner=True):
         self.dirname = dirname
         self.fingerprint = fingerprint
         self.sampler = sampler
+        self.owner = owner
 
     def initialize(self):
         self.resumed_from_ = None
@@ -562,6 +567,8 @@ class TrainingCheckpoint(Callback):
     def on_train_end(self, net, **kwargs):
         # The run is complete: a later fit with the same folder starts afresh.
         # Only what save() wrote is removed; the folder may hold other files.
+        if not self.owner:
+            return
         root = Path(self.dirname)
         for folder in root.glob("epoch-*"):
             shutil.rmtree(folder, ignore_errors=True)

@@ -50,6 +50,13 @@ from ..utils import check_long_tailed_targets, resolve_device, thread_limit
 from ..utils._sampling import SAMPLER_CONSTRAINT
 from ..utils._validation import balanced_holdout_indices, input_attributes_restored_on_error
 from . import _callbacks as cb
+from ._distributed import (
+    DataParallel,
+    from_sync_batch_norm,
+    process_group_shard,
+    shared_seed,
+    to_sync_batch_norm,
+)
 from ._files import (
     FileBatchIterator,
     ImageFiles,
@@ -276,6 +283,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         decode the files while the network trains (0 decodes in this
         process). ``"auto"``: one per core but one, at most 8. The workers
         of a fit live until it ends. Ignored for arrays.
+    sync_batch_norm : bool, default=False
+        When training data-parallel (see Notes): normalise batch-norm layers over
+        the global batch (:class:`torch.nn.SyncBatchNorm`, CUDA only) rather
+        than over each rank's shard. The fitted network has plain batch norm.
     random_state : int, RandomState or None, default=None
         Seeds initialisation, sampling, augmentation, dropout and the
         validation split; CPU runs with an int are repeatable.
@@ -335,6 +346,20 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         The epoch (from 1) whose weights were kept: the best validation
         balanced accuracy with ``early_stopping``, else the last one.
 
+    Notes
+    -----
+    **Data-parallel training.** Inside a ``torch.distributed`` process group
+    of several processes (a script launched by ``torchrun``, which calls
+    ``torch.distributed.init_process_group()``), ``fit`` trains with
+    :class:`~torch.nn.parallel.DistributedDataParallel`: every process holds
+    the data, draws the same epoch order from the sampler (rank 0's seed)
+    and trains on its shard of each global batch of ``batch_size``; the
+    gradients are averaged over the processes at every step. Only rank 0
+    logs and writes checkpoints. Every rank returns the same ordinary
+    Backbone. Batch norm sees each rank's shard unless ``sync_batch_norm``.
+    ``meta_epochs`` are refused there. See the user guide's "Beyond one
+    machine" page.
+
     Examples
     --------
     >>> from sklearn_lt import Backbone
@@ -384,6 +409,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         "predict_batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "image_size": [StrOptions({"auto"}), Interval(numbers.Integral, 8, None, closed="left")],
         "num_workers": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
+        "sync_batch_norm": ["boolean"],
         "random_state": ["random_state"],
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
@@ -398,7 +424,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                  meta_dev_size=10, meta_beta=0.9999, meta_eps_lr=0.01, checkpoint=None,
                  train_split=None, early_stopping=None, device="auto", amp="auto",
                  channels_last="auto", predict_batch_size=1024, image_size="auto",
-                 num_workers="auto", random_state=None, n_threads=None, verbose=0, **kwargs):
+                 num_workers="auto", sync_batch_norm=False, random_state=None, n_threads=None,
+                 verbose=0, **kwargs):
         self.module = module
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -435,6 +462,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self.predict_batch_size = predict_batch_size
         self.image_size = image_size
         self.num_workers = num_workers
+        self.sync_batch_norm = sync_batch_norm
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -666,6 +694,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         transforms = self._file_transforms(recipe) if files else None
         dev = self._dev_set(X, y_enc, classes, X_dev, y_dev, transforms)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        shard = process_group_shard()
+        if shard is not None:  # data-parallel: every rank draws rank 0's seed
+            self._check_data_parallel(shard)
+            seed = shared_seed(seed)
         devices = [recipe.device.index or 0] if recipe.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -674,6 +706,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             pixels = sample_pixels(X, transforms[1], seed) if files else X
             module = self._build_module(pixels, counts, recipe,
                                         recipe.loss.logit_scale(criterion))
+            synced = None
+            if shard is not None and self.sync_batch_norm:
+                module, synced = to_sync_batch_norm(module, recipe.device)
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
             if files:
                 Xt, yt = ImageFiles(X, y_enc, transforms[0]), torch.from_numpy(y_enc)
@@ -686,7 +721,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                     if self.meta_epochs else None)
             fingerprint = self._fingerprint(X, y_enc) if self.checkpoint is not None else None
             net = self._build_net(module, criterion, y_enc[train], counts, recipe, seed,
-                                  valid_data, meta, fingerprint)
+                                  valid_data, meta, fingerprint, shard)
             X_fit = Xt if len(train) == len(Xt) else _rows(Xt, train)
             try:
                 net.fit(X_fit, yt if len(train) == len(yt) else yt[train])
@@ -696,6 +731,8 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                         data.close()  # stops the loader's worker processes
             probe = (first_batch(X_fit.subset(slice(None), transforms[1]), self.batch_size)
                      if files else X_fit[:self.batch_size])
+            if synced:
+                from_sync_batch_norm(net.module_, synced)
             cb.raise_if_outputs_diverged(net, probe)
             swag = self._sample_networks(net, X_fit, recipe, seed) if self.swag else None
         # The validation data served its purpose; it is not pickled with the model.
@@ -711,6 +748,15 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self._set_stochastic(swag, X)
         self._set_meta(meta, dev)
         return self
+
+    def _check_data_parallel(self, shard):
+        rank, world = shard
+        if self.meta_epochs:
+            raise ValueError("meta_epochs do not train data-parallel: their look-ahead step "
+                             "is not synchronised across processes. Fit them in one process.")
+        if self.batch_size < world:
+            raise ValueError(f"batch_size={self.batch_size} is the global batch, shared by "
+                             f"{world} processes: it must be at least {world}.")
 
     def _dev_set(self, X, y_enc, classes, X_dev, y_dev, transforms=None):
         """The development set: given (validation, and the meta epochs' if any), or
@@ -906,11 +952,15 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in ignored}
         return joblib.hash((params, X, y_enc))
 
-    def _callbacks(self, sampler, counts, recipe, meta=None, fingerprint=None):
+    def _callbacks(self, sampler, counts, recipe, meta=None, fingerprint=None, shard=None):
+        main = shard is None or shard[0] == 0  # only rank 0 logs and writes checkpoints
         checkpoint = None
         if fingerprint is not None:
-            checkpoint = cb.TrainingCheckpoint(self.checkpoint, fingerprint, sampler)
+            checkpoint = cb.TrainingCheckpoint(self.checkpoint, fingerprint, sampler,
+                                               owner=main)
         callbacks = [] if checkpoint is None else [("checkpoint", checkpoint)]
+        if shard is not None:  # after the checkpoint restored the weights
+            callbacks.append(("data_parallel", DataParallel(recipe.device)))
         callbacks += [
             ("lr", cb.lr_scheduler(self.lr, recipe.epochs, schedule=self.lr_schedule,
                                    warmup_epochs=recipe.warmup,
@@ -932,12 +982,13 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                 batches_per_epoch=-(-len(sampler) // self.batch_size), **extra)))
         if meta is not None:
             callbacks.append(("meta", meta))
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             callbacks.append(("checkpoint_writer", cb.CheckpointWriter(checkpoint)))
-        if self.verbose >= 2:
+        verbose = self.verbose if main else 0
+        if verbose >= 2:
             # Before PrintLog: the epoch's bar is closed before its row prints.
             callbacks.append(("progress_bar", cb.BatchProgressBar(detect_notebook=False)))
-        if self.verbose:
+        if verbose:
             callbacks.append(("print_log", PrintLog(
                 keys_ignored=["train_batch_count", "valid_batch_count"])))
         if self.early_stopping is not None:
@@ -947,7 +998,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         return callbacks
 
     def _build_net(self, module, criterion, y_train, counts, recipe, seed, valid_data, meta=None,
-                   fingerprint=None):
+                   fingerprint=None, shard=None):
         gen = torch.Generator().manual_seed(seed)
         sampler = make_sampler(self.sampler, y_train, total_epochs=recipe.epochs, generator=gen)
         optimizer_kw = {"momentum": self.momentum, "weight_decay": self.weight_decay,
@@ -963,11 +1014,12 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             max_epochs=recipe.epochs, batch_size=self.batch_size,
             iterator_train=iterator, iterator_train__sampler=sampler,
             iterator_train__device=recipe.device, iterator_train__training=True,
-            iterator_train__drop_single=_has_batch_norm(module),
+            iterator_train__drop_single=_has_batch_norm(module), iterator_train__shard=shard,
             iterator_valid=iterator, iterator_valid__device=recipe.device, **loader_kw,
             train_split=None if valid_data is None else predefined_split(valid_data),
-            callbacks=self._callbacks(sampler, counts, recipe, meta, fingerprint),
-            device=recipe.device, verbose=self.verbose, predict_nonlinearity=None,
+            callbacks=self._callbacks(sampler, counts, recipe, meta, fingerprint, shard),
+            device=recipe.device, verbose=self.verbose if shard is None or shard[0] == 0 else 0,
+            predict_nonlinearity=None,
             amp=recipe.amp, channels_last=recipe.channels_last,
             **{f"optimizer__{k}": v for k, v in optimizer_kw.items()},
         )

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from ..nn._samplers import batch_count, epoch_batches, epoch_order
+from ._distributed import shard_of
 
 # Decoded images per loader worker queued ahead of the network (torch's default).
 PREFETCH_BATCHES = 2
@@ -77,13 +78,13 @@ class ImageFiles(torch.utils.data.Dataset):
         return ImageFiles(self.paths[rows], self.labels[rows], transform or self.transform)
 
     def loader(self, batch_size, *, sampler=None, drop_single=False, num_workers=0,
-               pin_memory=False, seed=0):
+               pin_memory=False, seed=0, shard=None):
         """The DataLoader over this data set's batches; one per data set, so
         that its worker processes live as long as it does (across epochs)."""
-        key = (batch_size, id(sampler), drop_single, num_workers, pin_memory)
+        key = (batch_size, id(sampler), drop_single, num_workers, pin_memory, shard)
         if self._loader is None or self._loader[0] != key:
             batches = EpochBatches(len(self), batch_size, sampler=sampler,
-                                   drop_single=drop_single)
+                                   drop_single=drop_single, shard=shard)
             # Its own generator: the workers' seeds do not consume the global
             # one, which the fit seeded for initialisation and augmentation.
             gen = torch.Generator().manual_seed(seed)
@@ -110,7 +111,8 @@ class EpochBatches(Sampler):
     progressive...) in the main process, so the workers only decode.
     """
 
-    def __init__(self, n, batch_size, *, sampler=None, drop_single=False):
+    def __init__(self, n, batch_size, *, sampler=None, drop_single=False, shard=None):
+        self.shard = shard  # (rank, world size) under DDP: this rank's part of each batch
         self.n = n
         self.batch_size = batch_size
         self.sampler = sampler
@@ -123,7 +125,7 @@ class EpochBatches(Sampler):
     def __iter__(self):
         order = epoch_order(self.sampler) if self.sampler is not None else torch.arange(self.n)
         for idx in epoch_batches(order, self.batch_size, drop_single=self.drop_single):
-            yield idx.tolist()
+            yield shard_of(idx, self.shard).tolist()
 
 
 class FileBatchIterator:
@@ -131,11 +133,12 @@ class FileBatchIterator:
     the same arguments as :class:`~sklearn_lt.backbone._net.BatchIterator`."""
 
     def __init__(self, dataset, batch_size, sampler=None, device=None, training=False,
-                 drop_single=False, num_workers=0, seed=0):
+                 drop_single=False, num_workers=0, seed=0, shard=None):
         pin = device is not None and torch.device(device).type == "cuda"
         self.loader = dataset.loader(batch_size, sampler=sampler,
                                      drop_single=training and drop_single,
-                                     num_workers=num_workers, pin_memory=pin, seed=seed)
+                                     num_workers=num_workers, pin_memory=pin, seed=seed,
+                                     shard=shard)
 
     def __len__(self):
         return len(self.loader)

@@ -6,6 +6,7 @@ import torch
 from skorch.dataset import unpack_data
 
 from ..nn._samplers import batch_count, epoch_batches, epoch_order
+from ._distributed import shard_of, shard_weight
 
 
 class BatchIterator:
@@ -19,8 +20,9 @@ class BatchIterator:
     """
 
     def __init__(self, dataset, batch_size, sampler=None, device=None, training=False,
-                 drop_single=False):
+                 drop_single=False, shard=None):
         self.training = training
+        self.shard = shard  # (rank, world size) under DDP: this rank's part of each batch
         self.drop_single = drop_single
         self.X = dataset.X
         self.y = dataset.y
@@ -42,6 +44,7 @@ class BatchIterator:
         # Batch norm cannot train on one sample: with it, a last batch of one is dropped.
         for idx in epoch_batches(order, self.batch_size,
                                  drop_single=self.training and self.drop_single):
+            idx = shard_of(idx, self.shard)
             if self.X.is_cuda:
                 idx = idx.to(self.X.device)
             xb, yb = self.X[idx], self.y[idx]
@@ -120,6 +123,13 @@ class LTNet(skorch.NeuralNet):
             epochs = max(self.max_epochs - self.resumed_epochs_, 0)
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        ddp = self.__dict__.get("ddp_")
+        if training and ddp is not None:
+            loss = loss * shard_weight(len(y_true), loss.device)
+        return loss
+
     def train_step_single(self, batch, **fit_params):
         hook = getattr(self, "step_hook_", None)
         if hook is None or not hook.active_:
@@ -135,6 +145,10 @@ class LTNet(skorch.NeuralNet):
 
     def infer(self, x, **fit_params):
         x = self._prepare(x)
+        # Under DDP (backbone._distributed.DataParallel), training batches go
+        # through the wrapper, whose backward averages the gradients over ranks.
+        ddp = self.__dict__.get("ddp_")
+        module = ddp if ddp is not None and self.module_.training else self.module_
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            out = self.module_(x, **fit_params)
+            out = module(x, **fit_params)
         return out.float()
