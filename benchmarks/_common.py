@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sklearn_lt.nn import MLP
+
 RESULTS = Path(__file__).resolve().parent / "results"
 # The data sets live beside the repository (../shared/data seen from its root)
 # unless $SKLEARN_LT_DATA points elsewhere.
@@ -267,3 +269,17 @@ def wait_for_quiet_machine(max_load=1.5, *, done_file=None, poll_s=30, timeout_s
             continue
         return {"waited_s": round(waited, 1), "reason": reason, "load_average": load,
                 "max_load": max_load}
+
+
+
+class CountingMLP(MLP):
+    """The default MLP, recording each construction (each Backbone fit) in a file.
+
+    Defined in this importable module so that Dask workers unpickle it by
+    reference, as joblib's cache hashes it.
+    """
+
+    def __init__(self, in_features=64, log=None, **kwargs):
+        super().__init__(in_features, **kwargs)
+        with open(log, "a") as f:
+            f.write("fit\n")
