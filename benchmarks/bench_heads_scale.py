@@ -12,6 +12,11 @@ memory (``ru_maxrss``) is its own; the features themselves (``n_rows x d x 4`` b
 are part of every peak, and the baseline row is a process that only builds them.
 
     python benchmarks/bench_heads_scale.py [--quick] [--threads 2] [--timeout 900]
+        [--shape {imagenet_lt,inaturalist}] [--only LABEL ...]
+
+``--shape inaturalist``: 437,513 x 2048, 8,142 classes (iNaturalist 2018's
+training set; the power law then runs from 1,280 down to 5 images to sum to it),
+written to ``results/bench_heads_scale_inaturalist.json``.
 """
 
 import argparse
@@ -24,7 +29,8 @@ import time
 import numpy as np
 from _common import CpuContention, machine_info, set_threads, table, write_json
 
-SHAPES = {"imagenet_lt": (115_846, 2048, 1000), "quick": (11_585, 256, 100)}
+SHAPES = {"imagenet_lt": (115_846, 2048, 1000), "inaturalist": (437_513, 2048, 8142),
+          "quick": (11_585, 256, 100)}
 
 
 def counts_summing_to(n_rows, n_classes, head=1280, tail=5):
@@ -74,21 +80,24 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=900, help="seconds per head")
+    parser.add_argument("--shape", choices=["imagenet_lt", "inaturalist"], default="imagenet_lt")
+    parser.add_argument("--only", nargs="+", help="these heads (catalog labels) only")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    shape = SHAPES["quick" if args.quick else "imagenet_lt"]
+    shape = SHAPES["quick" if args.quick else args.shape]
     threads = set_threads(args.threads)
     if args.one:
         return run_one(args.one, shape, threads)
 
     from sklearn_lt.heads import head_catalog
 
-    labels = ["features only (baseline)"] + [label for label, _ in head_catalog()]
+    labels = ["features only (baseline)"] + [label for label, _ in head_catalog()
+                                             if not args.only or label in args.only]
     print(f"{shape[0]} x {shape[1]} features, {shape[2]} classes, {threads} threads")
     rows, contention = [], CpuContention()
     for label in labels:
         cmd = [sys.executable, __file__, "--one", label, "--threads", str(threads)]
-        cmd += ["--quick"] if args.quick else []
+        cmd += ["--quick"] if args.quick else ["--shape", args.shape]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
             lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
@@ -102,9 +111,11 @@ def main():
     print(table(rows, [("label", "head", ""), ("fit_s", "fit s", ".1f"),
                        ("peak_mb", "peak MB", ".0f"), ("error", "note", "")]))
     other = contention.other_fraction()
-    path = write_json("bench_heads_scale", {
+    name = "bench_heads_scale" + ("" if args.shape == "imagenet_lt" or args.quick
+                                  else f"_{args.shape}")
+    path = write_json(name, {
         "machine": machine_info(), "threads": threads, "shape": shape,
-        "other_cpu_fraction": other, "rows": rows, "target_s": 60,
+        "other_cpu_fraction": other, "rows": rows, "target_s": 60, "only": args.only,
     }, quick=args.quick)
     print(f"CPU taken by other processes: {other:.0%}; wrote {path}"
           if other is not None else f"wrote {path}")
