@@ -121,3 +121,12 @@ def test_heads_on_cuda_predict_as_on_cpu(head):
     cpu = head.fit(X, y).predict(X)
     cuda = head.set_params(device="cuda").fit(X, y).predict(X)
     assert (cpu == cuda).mean() > 0.999
+
+
+@pytest.mark.parametrize("head", [NCMClassifier(), TauNormClassifier(joint_head=None),
+                                  CRTClassifier()], ids=lambda h: type(h).__name__)
+def test_heads_take_negatively_strided_features(head):
+    # X[::-1] is a view with a negative stride, which torch cannot wrap.
+    X, y = _separated(dtype=np.float32)
+    flipped = head.fit(X[::-1], y[::-1]).predict(X[::-1])
+    np.testing.assert_array_equal(flipped, head.fit(X[::-1].copy(), y[::-1]).predict(X[::-1]))

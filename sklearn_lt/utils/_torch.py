@@ -113,6 +113,7 @@ def feature_tensor(X, device):
     ``.npy``), which torch cannot wrap safely, is copied.
     """
     dtype = torch.float32 if getattr(X, "dtype", None) == np.float32 else torch.float64
-    arr = np.asarray(X)
+    # Contiguous: torch cannot wrap negative strides (X[::-1]).
+    arr = np.ascontiguousarray(X)
     tensor = torch.from_numpy(arr) if arr.flags.writeable else torch.tensor(arr)
     return tensor.to(device=device, dtype=dtype)
