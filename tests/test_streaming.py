@@ -281,3 +281,18 @@ def test_color_jitter_contrast_and_saturation_formulas():
     torch.testing.assert_close(ColorJitter(0, 0, 0.4)(g), g)
     with pytest.raises(ValueError, match="brightness must be in"):
         ColorJitter(brightness=1.5)
+
+
+def test_close_stops_persistent_workers_mid_epoch(files):
+    # A loader left mid-epoch (an exception in a fit) must not keep its workers.
+    paths, y, _ = files
+    data = ImageFiles(paths, y, ImageTransform(32, "resize"))
+    loader = data.loader(8, num_workers=1)
+    batches = iter(loader)
+    next(batches)
+    workers = list(loader._iterator._workers)
+    assert all(w.is_alive() for w in workers)
+    data.close()
+    for w in workers:
+        w.join(timeout=10)
+    assert not any(w.is_alive() for w in workers)

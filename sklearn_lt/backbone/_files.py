@@ -96,7 +96,16 @@ class ImageFiles(torch.utils.data.Dataset):
         return self._loader[1]
 
     def close(self):
-        """Stop the loader's worker processes (they also stop with this object)."""
+        """Stop the loader's worker processes now.
+
+        Dropping the loader is not enough: a traceback that holds its iterator
+        (an exception raised mid-epoch, kept by a notebook as the last error)
+        would keep persistent workers alive.
+        """
+        if self._loader is not None:
+            iterator = getattr(self._loader[1], "_iterator", None)
+            if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+                iterator._shutdown_workers()
         self._loader = None
 
     def __getstate__(self):
