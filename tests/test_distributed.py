@@ -154,3 +154,24 @@ def test_locked_memory_lock_follows_the_cache_key(tmp_path):
     assert cached(1, 2, note="x") == 3 and cached(1, 2, note="y") == 3
     assert cached(2, 2) == 4
     assert len(list((tmp_path / "sklearn_lt_locks").glob("*.lock"))) == 2
+
+
+def test_locked_memory_makes_threads_of_one_process_wait_too(tmp_path):
+    # lockf locks belong to the process: without a thread lock, two threads of
+    # one Dask worker would both compute the key.
+    import threading
+
+    log = tmp_path / "log.txt"
+    cached = LockedMemory(tmp_path / "cache").cache(_slow_square)
+    barrier = threading.Barrier(2)
+
+    def call():
+        barrier.wait()
+        cached(5, str(log))
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert log.read_text().count("computed") == 1

@@ -9,6 +9,7 @@ on a lock file next to the cache, then reads what the first one stored.
 """
 
 import os
+import threading
 from pathlib import Path
 
 import joblib
@@ -20,6 +21,16 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["LockedMemory"]
+
+# lockf locks belong to the process: two threads of one process would both
+# hold it (a Dask worker with several threads). A thread lock per key goes first.
+_THREAD_LOCKS = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(key):
+    with _THREAD_LOCKS_GUARD:
+        return _THREAD_LOCKS.setdefault(key, threading.Lock())
 
 
 class LockedMemory(joblib.Memory):
@@ -87,9 +98,10 @@ class _LockedCall:
         # ignores the caller, which holds the candidate's parameters).
         func, ignore = self.memorized.func, self.memorized.ignore
         key = joblib.hash((func, filter_args(func, ignore, args, kwargs)))
-        fd = os.open(self.lock_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX)  # waits while another process computes it
-            return self.memorized(*args, **kwargs)
-        finally:
-            os.close(fd)  # closing releases the lock
+        with _thread_lock(key):  # other threads of this process wait here
+            fd = os.open(self.lock_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX)  # waits while another process computes it
+                return self.memorized(*args, **kwargs)
+            finally:
+                os.close(fd)  # closing releases the lock
