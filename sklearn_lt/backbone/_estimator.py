@@ -1352,19 +1352,24 @@ def _warn_if_schedule_misfits(epochs, warmup, schedule, milestones):
             ScheduleWarning, stacklevel=6)
 
 
-def _input_moments(X, axes, rows=2048):
+def _input_moments(X, axes, rows=None):
     """Mean and standard deviation of ``X`` over ``axes`` (which include 0), in
     float64, as ``X.mean`` / ``X.std`` give them.
 
     ``X.std(dtype=np.float64)`` subtracts the mean from a float64 copy of the
     whole array: 8x uint8 images' size (1.2 GB for CIFAR's 153 MB). Here the
-    squared deviations are summed ``rows`` samples at a time.
+    squared deviations are summed ``rows`` samples at a time (default: blocks
+    of about 32 MB in float64, whatever the sample's size).
     """
+    if rows is None:
+        rows = max(1, (1 << 22) // max(1, X[0].size if len(X) else 1))
     mean = X.mean(axis=axes, dtype=np.float64, keepdims=True)
     total = np.zeros_like(mean)
     for start in range(0, len(X), rows):
-        dev = X[start:start + rows].astype(np.float64) - mean
-        total += (dev * dev).sum(axis=axes, keepdims=True)
+        dev = X[start:start + rows].astype(np.float64)
+        dev -= mean
+        np.square(dev, out=dev)
+        total += dev.sum(axis=axes, keepdims=True)
     std = np.sqrt(total / (X.size // mean.size))
     return mean.reshape(-1), std.reshape(-1)
 
