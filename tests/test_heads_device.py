@@ -130,3 +130,15 @@ def test_heads_take_negatively_strided_features(head):
     X, y = _separated(dtype=np.float32)
     flipped = head.fit(X[::-1], y[::-1]).predict(X[::-1])
     np.testing.assert_array_equal(flipped, head.fit(X[::-1].copy(), y[::-1]).predict(X[::-1]))
+
+
+def test_a_float32_stop_above_tol_is_reported():
+    # scipy's relative-reduction test can fire on float32 rounding of the loss
+    # (status 0) while the gradient is still above tol: that is said, not hidden.
+    from types import SimpleNamespace
+
+    res = SimpleNamespace(status=0, jac=np.array([2.4e-6, -1e-7]), nit=240, message="")
+    X32 = np.zeros((3, 2), np.float32)
+    assert "float32" in _linear._convergence_problem(res, X32, 1000, 1e-6)
+    assert _linear._convergence_problem(res, X32.astype(np.float64), 1000, 1e-6) is None
+    assert _linear._convergence_problem(res, X32, 1000, 1e-5) is None

@@ -192,7 +192,13 @@ def _convergence_problem(res, X, max_iter, tol):
     if res.status == 1:
         return (f"L-BFGS did not converge in {max_iter} iterations; increase max_iter, or "
                 "scale the features.")
-    if res.status == 2 and np.max(np.abs(res.jac)) > max(tol, 1e-8) * 10:
+    gradient = np.max(np.abs(res.jac)) if res.jac.size else 0.0
+    if res.status == 0 and X.dtype == np.float32 and gradient > tol:
+        # The relative-reduction test (ftol) fired on float32 rounding of the loss.
+        return (f"L-BFGS stopped where float32 features resolve the loss, with a gradient "
+                f"of {gradient:.2g} above tol={tol:g}; pass float64 features "
+                "(X.astype(np.float64)) for a tighter fit.")
+    if res.status == 2 and gradient > max(tol, 1e-8) * 10:
         scale = float(np.abs(X).max()) if X.size else 0.0
         return (f"L-BFGS failed after {res.nit} iteration(s): the line search found no "
                 f"descent ({res.message}). The features reach {scale:.3g} in magnitude; "
