@@ -175,3 +175,52 @@ def test_locked_memory_makes_threads_of_one_process_wait_too(tmp_path):
     for t in threads:
         t.join()
     assert log.read_text().count("computed") == 1
+
+
+RANK_SCRIPT = """
+import sys
+import numpy as np
+import torch.distributed as dist
+from sklearn_lt import Backbone
+from sklearn_lt.datasets import load_digits_lt
+
+dist.init_process_group("gloo")
+d = load_digits_lt()
+# 450 rows in batches of 64: the last global batch has 2 rows, one per rank, on
+# which batch norm cannot train; every rank must skip it together.
+X, y = d.X_train[:450], d.y_train[:450]
+bb = Backbone(module="mlp", module__hidden=(16,), max_epochs=3, batch_size=64, lr=0.05,
+              warmup_epochs=1, train_split=0.2, random_state=0, n_threads=1,
+              device="cpu").fit(X, y)
+buffers = np.concatenate([b.detach().double().numpy().ravel()
+                          for b in bb.module_.buffers()])
+np.save(sys.argv[1] + f"/rank{dist.get_rank()}.npy", buffers)
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_data_parallel_ranks_end_with_one_model_despite_batch_norm_and_tiny_batches(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text(RANK_SCRIPT)
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         str(script), str(tmp_path)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    # Each rank updated its batch-norm statistics from its own shard; rank 0's
+    # were given to every rank at the end, so the ranks hold one model.
+    np.testing.assert_array_equal(np.load(tmp_path / "rank0.npy"),
+                                  np.load(tmp_path / "rank1.npy"))
+
+
+def test_shards_split_a_batch_and_skip_one_too_small():
+    import torch
+
+    from sklearn_lt.backbone._distributed import shard_of
+
+    idx = torch.arange(5)
+    assert shard_of(idx, (0, 2)).tolist() == [0, 1, 2] and shard_of(idx, (1, 2)).tolist() == [3, 4]
+    assert shard_of(idx[:1], (1, 2)) is None  # an empty shard: its mean loss would be NaN
+    assert shard_of(idx[:3], (0, 2), min_rows=2) is None  # one row for batch norm
+    assert shard_of(idx, None) is idx

@@ -41,11 +41,15 @@ def shared_seed(seed):
     return int(value.item())
 
 
-def shard_of(idx, shard):
-    """This rank's part of a global batch of indices."""
+def shard_of(idx, shard, min_rows=1):
+    """This rank's part of a global batch of indices; None for a batch too small
+    to give every rank ``min_rows`` rows (an empty shard's mean loss is NaN,
+    and batch norm cannot train on one row), which every rank then skips."""
     if shard is None:
         return idx
     rank, world = shard
+    if len(idx) < world * min_rows:
+        return None
     return idx.tensor_split(world)[rank]
 
 
@@ -77,14 +81,34 @@ class DataParallel(Callback):
         self.device = device
 
     def on_train_begin(self, net, **kwargs):
+        self.buffers_synced_ = False
         ids = [self.device.index or 0] if self.device.type == "cuda" else None
         # Into __dict__, past skorch's __setattr__: skorch would register the
         # wrapper as one of the net's modules, to save, move and pickle; it only
         # lives for this fit.
         net.__dict__["ddp_"] = nn.parallel.DistributedDataParallel(net.module_, device_ids=ids)
 
+    def on_epoch_begin(self, net, **kwargs):
+        self.buffers_synced_ = False
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        # DDP gives every rank rank 0's buffers at each training forward, after
+        # which each rank updates its batch-norm statistics from its own shard:
+        # before validation, every rank takes rank 0's again, so that all of
+        # them score (and stop early on) the same model.
+        if not training and not self.buffers_synced_:
+            broadcast_buffers(net.module_)
+            self.buffers_synced_ = True
+
     def on_train_end(self, net, **kwargs):
+        broadcast_buffers(net.module_)  # every rank ends with the same model
         net.__dict__.pop("ddp_", None)  # an ordinary net again: it pickles and predicts alone
+
+
+def broadcast_buffers(module):
+    """Rank 0's buffers (batch-norm statistics) on every rank (collective)."""
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
 
 
 def to_sync_batch_norm(module, device):

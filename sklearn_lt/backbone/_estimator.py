@@ -1,6 +1,7 @@
 """Backbone: stage 1 of decoupled training as a scikit-learn estimator."""
 
 import copy
+import dataclasses
 import io
 import numbers
 import os
@@ -356,9 +357,14 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
     and trains on its shard of each global batch of ``batch_size``; the
     gradients are averaged over the processes at every step. Only rank 0
     logs and writes checkpoints. Every rank returns the same ordinary
-    Backbone. Batch norm sees each rank's shard unless ``sync_batch_norm``.
-    ``meta_epochs`` are refused there. See the user guide's "Beyond one
-    machine" page.
+    Backbone. Batch norm sees each rank's shard unless ``sync_batch_norm``
+    (rank 0's running statistics are given to every rank before validation
+    and at the end). Each rank weighs its mean loss by its share of the
+    batch; for a class-weighted mean (DRW epochs) that averages the ranks'
+    weighted means, close to but not exactly the global batch's. A last
+    batch with fewer rows than processes (two per process with batch norm)
+    is skipped. ``meta_epochs`` are refused there. See the user guide's
+    "Beyond one machine" page.
 
     Examples
     --------
@@ -691,10 +697,14 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         classes, y_enc, counts = check_long_tailed_targets(y)
         shape = (3,) + (self._image_size(X),) * 2 if files else X.shape[1:]
         recipe = self._recipe(shape, files)
+        shard = process_group_shard()
+        if shard is not None and recipe.device.type == "cuda" and recipe.device.index is None:
+            # One GPU per process: "cuda" means this rank's (torch.cuda.set_device).
+            recipe = dataclasses.replace(
+                recipe, device=torch.device("cuda", torch.cuda.current_device()))
         transforms = self._file_transforms(recipe) if files else None
         dev = self._dev_set(X, y_enc, classes, X_dev, y_dev, transforms)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        shard = process_group_shard()
         if shard is not None:  # data-parallel: every rank draws rank 0's seed
             self._check_data_parallel(shard)
             seed = shared_seed(seed)
@@ -709,6 +719,10 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
             synced = None
             if shard is not None and self.sync_batch_norm:
                 module, synced = to_sync_batch_norm(module, recipe.device)
+            if shard is not None:
+                # The same initialisation everywhere (DDP broadcasts rank 0's too), but
+                # each rank its own augmentation and dropout draws from here on.
+                torch.manual_seed(seed + 7919 * shard[0])
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
             if files:
                 Xt, yt = ImageFiles(X, y_enc, transforms[0]), torch.from_numpy(y_enc)
@@ -1006,7 +1020,9 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         iterator, loader_kw = BatchIterator, {}
         if recipe.image_size is not None:
             iterator = FileBatchIterator
-            loader_kw = {"num_workers": recipe.num_workers, "seed": seed + 4}
+            # Per rank under DDP: each rank's workers draw their own crops.
+            rank = shard[0] if shard is not None else 0
+            loader_kw = {"num_workers": recipe.num_workers, "seed": seed + 4 + 7919 * rank}
         loader_kw = {f"{p}__{k}": v for k, v in loader_kw.items()
                      for p in ("iterator_train", "iterator_valid")}
         return LTNet(
