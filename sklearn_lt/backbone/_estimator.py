@@ -696,17 +696,11 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         files = X.dtype.kind == "U"
         classes, y_enc, counts = check_long_tailed_targets(y)
         shape = (3,) + (self._image_size(X),) * 2 if files else X.shape[1:]
-        recipe = self._recipe(shape, files)
-        shard = process_group_shard()
-        if shard is not None and recipe.device.type == "cuda" and recipe.device.index is None:
-            # One GPU per process: "cuda" means this rank's (torch.cuda.set_device).
-            recipe = dataclasses.replace(
-                recipe, device=torch.device("cuda", torch.cuda.current_device()))
+        recipe, shard = self._data_parallel(self._recipe(shape, files))
         transforms = self._file_transforms(recipe) if files else None
         dev = self._dev_set(X, y_enc, classes, X_dev, y_dev, transforms)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         if shard is not None:  # data-parallel: every rank draws rank 0's seed
-            self._check_data_parallel(shard)
             seed = shared_seed(seed)
         devices = [recipe.device.index or 0] if recipe.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -724,12 +718,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
                 # each rank its own augmentation and dropout draws from here on.
                 torch.manual_seed(seed + 7919 * shard[0])
             train, valid = self._split(y_enc, seed, exclude=dev["rows"] if dev else None)
-            if files:
-                Xt, yt = ImageFiles(X, y_enc, transforms[0]), torch.from_numpy(y_enc)
-            else:
-                Xt, yt = _to_device(X, y_enc, recipe.device)
-            if dev is not None and not files:  # moved once, for validation and meta epochs
-                dev["tensors"] = _to_device(dev["X"], dev["y"], recipe.device)
+            Xt, yt = _training_data(X, y_enc, dev, recipe.device, transforms)
             valid_data = self._valid_data(Xt, yt, valid, dev, transforms)
             meta = (self._meta_callback(dev, y_enc[train], recipe, seed)
                     if self.meta_epochs else None)
@@ -762,6 +751,19 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         self._set_stochastic(swag, X)
         self._set_meta(meta, dev)
         return self
+
+    def _data_parallel(self, recipe):
+        """``(recipe, (rank, world size))`` inside a process group of several
+        processes, checked, with "cuda" made this rank's GPU; else ``(recipe, None)``."""
+        shard = process_group_shard()
+        if shard is None:
+            return recipe, None
+        self._check_data_parallel(shard)
+        if recipe.device.type == "cuda" and recipe.device.index is None:
+            # One GPU per process: "cuda" means this rank's (torch.cuda.set_device).
+            recipe = dataclasses.replace(
+                recipe, device=torch.device("cuda", torch.cuda.current_device()))
+        return recipe, shard
 
     def _check_data_parallel(self, shard):
         rank, world = shard
@@ -1423,6 +1425,16 @@ def _shape_mismatch(got, expected):
             msg += " (the images look channels-last: X.transpose(0, 3, 1, 2))"
         msg += "."
     return msg
+
+
+def _training_data(X, y_enc, dev, device, transforms):
+    """``(inputs, labels)`` to train on: tensors (on the GPU when they fit there) or
+    image files; a development set's arrays move to the device once too."""
+    if transforms is not None:
+        return ImageFiles(X, y_enc, transforms[0]), torch.from_numpy(y_enc)
+    if dev is not None:  # moved once, for validation and the meta epochs alike
+        dev["tensors"] = _to_device(dev["X"], dev["y"], device)
+    return _to_device(X, y_enc, device)
 
 
 def _rows(X, rows):
