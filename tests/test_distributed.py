@@ -222,5 +222,5 @@ def test_shards_split_a_batch_and_skip_one_too_small():
     idx = torch.arange(5)
     assert shard_of(idx, (0, 2)).tolist() == [0, 1, 2] and shard_of(idx, (1, 2)).tolist() == [3, 4]
     assert shard_of(idx[:1], (1, 2)) is None  # an empty shard: its mean loss would be NaN
-    assert shard_of(idx[:3], (0, 2), min_rows=2) is None  # one row for batch norm
+    assert shard_of(idx[:3], (0, 2), drop_single=True) is None  # one row for batch norm
     assert shard_of(idx, None) is idx

@@ -41,14 +41,14 @@ def shared_seed(seed):
     return int(value.item())
 
 
-def shard_of(idx, shard, min_rows=1):
+def shard_of(idx, shard, drop_single=False):
     """This rank's part of a global batch of indices; None for a batch too small
-    to give every rank ``min_rows`` rows (an empty shard's mean loss is NaN,
-    and batch norm cannot train on one row), which every rank then skips."""
+    to give every rank a row, or two with ``drop_single`` (an empty shard's mean
+    loss is NaN, and batch norm cannot train on one row): every rank skips it."""
     if shard is None:
         return idx
     rank, world = shard
-    if len(idx) < world * min_rows:
+    if len(idx) < world * (2 if drop_single else 1):
         return None
     return idx.tensor_split(world)[rank]
 

@@ -35,6 +35,7 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ..datasets import ImageTransform
+from ..datasets._image_folder import _import_pil_image
 from ..exceptions import ScheduleWarning
 from ..nn import (
     LOSS_NAMES,
@@ -648,9 +649,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         """``image_size`` resolved: the first image's shorter side, at most 224."""
         if self.image_size != "auto":
             return int(self.image_size)
-        from PIL import Image
-
-        with Image.open(paths[0]) as im:  # reads the header, decodes nothing
+        with _import_pil_image().open(paths[0]) as im:  # reads the header, decodes nothing
             return max(8, min(224, *im.size))
 
     def _file_transforms(self, recipe):
@@ -766,7 +765,7 @@ class Backbone(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixi
         return recipe, shard
 
     def _check_data_parallel(self, shard):
-        rank, world = shard
+        world = shard[1]
         if self.meta_epochs:
             raise ValueError("meta_epochs do not train data-parallel: their look-ahead step "
                              "is not synchronised across processes. Fit them in one process.")

@@ -134,7 +134,7 @@ class EpochBatches(Sampler):
     def __iter__(self):
         order = epoch_order(self.sampler) if self.sampler is not None else torch.arange(self.n)
         for idx in epoch_batches(order, self.batch_size, drop_single=self.drop_single):
-            idx = shard_of(idx, self.shard, min_rows=2 if self.drop_single else 1)
+            idx = shard_of(idx, self.shard, self.drop_single)
             if idx is not None:  # None: too small to split over the ranks
                 yield idx.tolist()
 

@@ -44,7 +44,7 @@ class BatchIterator:
         # Batch norm cannot train on one sample: with it, a last batch of one is dropped.
         for idx in epoch_batches(order, self.batch_size,
                                  drop_single=self.training and self.drop_single):
-            idx = shard_of(idx, self.shard, min_rows=2 if self.drop_single else 1)
+            idx = shard_of(idx, self.shard, self.drop_single)
             if idx is None:
                 continue  # too small to split over the ranks: every rank skips it
             if self.X.is_cuda:

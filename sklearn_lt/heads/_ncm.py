@@ -153,11 +153,11 @@ class NCMClassifier(BaseHead):
         n, d = X.shape
         # The class sums in float64 whatever the features' precision, a block
         # of rows at a time (index_add_: no one-hot matrix, no float64 copy).
-        totals = torch.zeros(d, dtype=torch.float64, device=device)
-        for start in range(0, n, _BLOCK):
-            totals += X[start:start + _BLOCK].sum(0, dtype=torch.float64)
-        center = (totals / n if self.normalize == "centered_l2"
-                  else torch.zeros(d, dtype=torch.float64, device=device))
+        center = torch.zeros(d, dtype=torch.float64, device=device)
+        if self.normalize == "centered_l2":  # a pass over X only when it is used
+            for start in range(0, n, _BLOCK):
+                center += X[start:start + _BLOCK].sum(0, dtype=torch.float64)
+            center /= n
         Z = _normalize_features(X, self.normalize, center.to(X.dtype))
         sums = torch.zeros(classes.shape[0], d, dtype=torch.float64, device=device)
         for start in range(0, n, _BLOCK):

@@ -88,12 +88,12 @@ class _LockedCall:
     def __init__(self, memorized, lock_dir):
         self.memorized = memorized
         self.lock_dir = lock_dir
+        lock_dir.mkdir(parents=True, exist_ok=True)
 
     def __getattr__(self, name):  # clear, check_call_in_cache, call_and_shelve...
         return getattr(self.memorized, name)
 
     def __call__(self, *args, **kwargs):
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
         # The arguments joblib keys its cache on: those not in ``ignore`` (Pipeline
         # ignores the caller, which holds the candidate's parameters).
         func, ignore = self.memorized.func, self.memorized.ignore
